@@ -1,0 +1,48 @@
+# doser: the two front-door commands are `make run` and `make test` (see README.md).
+# Every target installs what it needs on a fresh clone (.venv, packages).
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+PYTEST := $(BIN)/python -m pytest
+
+.PHONY: setup run test lint unit integration acceptance e2e bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/doser run --simulate $(ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+
+unit: $(STAMP)
+	$(PYTEST) tests/unit -q
+
+integration: $(STAMP)
+	$(PYTEST) tests/integration -q
+
+acceptance: $(STAMP)
+	$(PYTEST) tests/acceptance -q
+
+e2e: $(STAMP)
+	$(PYTEST) tests/e2e -q
+
+# What CI runs: lint and every test level (benchmarks excluded: they print figures).
+test: lint
+	$(PYTEST) tests/unit tests/integration tests/acceptance tests/e2e -q
+
+bench: $(STAMP)
+	$(PYTEST) tests/bench -q -s -p no:randomly
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache var

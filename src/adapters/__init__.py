@@ -1,0 +1,1 @@
+"""Adapters: serial controllers, storage, HTTP, simulators and in-memory fakes."""

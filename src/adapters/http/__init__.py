@@ -1,0 +1,1 @@
+"""The HTTP API (Starlette) that drives the dosing use cases."""

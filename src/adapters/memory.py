@@ -1,0 +1,28 @@
+"""In-process status board: the control plane's latest snapshot, copy-on-write."""
+
+from __future__ import annotations
+
+import threading
+
+from domain.status import SystemSnapshot
+
+
+class InMemoryStatusBoard:
+    """``StatusBoard`` port: publishing swaps one reference to an immutable snapshot, so
+    readers on any thread get a consistent view without locking the control plane."""
+
+    def __init__(self) -> None:
+        self._latest: SystemSnapshot | None = None
+        self._published = threading.Condition()
+
+    def publish(self, snapshot: SystemSnapshot) -> None:
+        with self._published:
+            self._latest = snapshot
+            self._published.notify_all()
+
+    def latest(self) -> SystemSnapshot:
+        """The latest snapshot; raises ``LookupError`` before the first publish."""
+        snapshot = self._latest
+        if snapshot is None:
+            raise LookupError("no snapshot published yet")
+        return snapshot

@@ -1,0 +1,1 @@
+"""Serial motion-controller adapters (Grbl 1.1 / FluidNC)."""

@@ -1,0 +1,1 @@
+"""Protocol-faithful device simulators behind real pseudo-terminals."""

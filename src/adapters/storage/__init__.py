@@ -1,0 +1,1 @@
+"""SQLite storage adapters (dose journal, later NVS and outbox)."""

@@ -1,0 +1,1 @@
+"""Use cases of the dosing daemon and the ports (Protocols) they drive."""

@@ -1,0 +1,24 @@
+"""Commands the network plane hands to the control plane (plain values, thread-safe)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class StartDose:
+    """Dose ``volume_ml`` (ml) at ``flow_rate_ml_min`` (ml/min) on pump ``pump_id``."""
+
+    pump_id: str
+    volume_ml: float
+    flow_rate_ml_min: float
+
+
+@dataclass(frozen=True, slots=True)
+class StopPump:
+    """Halt pump ``pump_id``'s dose now (feed hold, then flush); no-op when idle."""
+
+    pump_id: str
+
+
+Command = StartDose | StopPump

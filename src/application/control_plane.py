@@ -1,0 +1,137 @@
+"""The control plane: one thread owns the controller; others hand it commands (DESIGN §2).
+
+The network plane never touches the serial port: it submits a command and waits for the
+answer with a deadline. A command whose deadline passed before the control plane got to
+it is dropped, never run late, so a caller told "timed out" never sees a dose start after.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import queue
+import threading
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from typing import Any
+
+from application.commands import Command, StartDose, StopPump
+from application.dose_runner import DoseRunner
+from application.ports import Clock
+from domain.errors import ControllerUnavailable, DoserError
+
+
+@dataclass(slots=True)
+class _Envelope:
+    command: Command
+    deadline: float
+    reply: Future[Any] = field(default_factory=Future)
+
+
+class ControlPlane:
+    """Runs ``DoseRunner`` on its own thread and serialises every command through a queue.
+
+    ``poll_interval_s`` (s) is the status poll period while dosing (DESIGN: ≥ 20 Hz);
+    ``idle_poll_interval_s`` (s) while idle; ``reconnect_interval_s`` (s) between attempts to
+    open a lost controller link.
+    """
+
+    def __init__(
+        self,
+        runner: DoseRunner,
+        clock: Clock,
+        *,
+        poll_interval_s: float = 0.05,
+        idle_poll_interval_s: float = 1.0,
+        reconnect_interval_s: float = 5.0,
+    ) -> None:
+        self._runner = runner
+        self._clock = clock
+        self._poll_interval_s = poll_interval_s
+        self._idle_poll_interval_s = idle_poll_interval_s
+        self._reconnect_interval_s = reconnect_interval_s
+        self._inbox: queue.Queue[_Envelope] = queue.Queue()
+        self._next_tick = 0.0
+
+    def request(self, command: Command, timeout_s: float = 5.0) -> Any:
+        """Submit ``command`` and wait up to ``timeout_s`` (s) for its result.
+
+        Returns what the command returns (a dose id for ``StartDose``); re-raises the
+        ``DoserError`` it raised; raises ``ControllerUnavailable`` when the control plane
+        did not take it in time (the command is then dropped, never run).
+        """
+        envelope = _Envelope(command, self._clock.monotonic() + timeout_s)
+        self._inbox.put(envelope)
+        try:
+            return envelope.reply.result(timeout=timeout_s + 1.0)
+        except TimeoutError:
+            raise ControllerUnavailable("control plane did not answer in time") from None
+
+    def run(self, stop: threading.Event) -> None:
+        """The control-plane thread's body: connect, then serve commands and poll until
+        ``stop`` is set; finally halt any running dose and close the controller."""
+        try:
+            while not stop.is_set():
+                self.run_once()
+        finally:
+            try:
+                self._runner.stop_all("daemon shutting down")
+            except DoserError:
+                pass
+            finally:
+                self._drop_pending("daemon shutting down")
+                self._runner.close()
+
+    def run_once(self) -> None:
+        """Serve commands until the next poll is due, then poll once."""
+        timeout = max(0.0, self._next_tick - self._clock.monotonic())
+        try:
+            envelope = self._inbox.get(timeout=timeout)
+        except queue.Empty:
+            pass
+        else:
+            self._serve(envelope)
+        now = self._clock.monotonic()
+        if now < self._next_tick:
+            return
+        if not self._runner.connected:
+            self._runner.connect()
+            self._next_tick = now + (
+                self._poll_interval_s if self._runner.connected else self._reconnect_interval_s
+            )
+            return
+        # a failed poll already faulted the pumps and recorded why
+        with contextlib.suppress(DoserError):
+            self._runner.tick()
+        interval = self._poll_interval_s if self._runner.dosing else self._idle_poll_interval_s
+        self._next_tick = max(self._next_tick + interval, now)
+
+    def _serve(self, envelope: _Envelope) -> None:
+        if self._clock.monotonic() > envelope.deadline:
+            envelope.reply.set_exception(
+                ControllerUnavailable("command expired before the control plane took it")
+            )
+            return
+        try:
+            result = self._execute(envelope.command)
+        except DoserError as exc:
+            envelope.reply.set_exception(exc)
+        else:
+            envelope.reply.set_result(result)
+        # a started dose is followed at the poll rate from now on
+        self._next_tick = min(self._next_tick, self._clock.monotonic() + self._poll_interval_s)
+
+    def _execute(self, command: Command) -> Any:
+        match command:
+            case StartDose(pump_id, volume_ml, flow_rate_ml_min):
+                return self._runner.start(pump_id, volume_ml, flow_rate_ml_min)
+            case StopPump(pump_id):
+                self._runner.stop(pump_id)
+                return None
+
+    def _drop_pending(self, reason: str) -> None:
+        while True:
+            try:
+                envelope = self._inbox.get_nowait()
+            except queue.Empty:
+                return
+            envelope.reply.set_exception(ControllerUnavailable(reason))

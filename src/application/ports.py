@@ -1,0 +1,102 @@
+"""Ports: what the use cases need from the world, named for their role in dosing.
+
+Adapters in ``adapters/`` implement these; ``adapters/fakes.py`` has in-memory versions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Protocol
+
+from domain.events import DoseOutcome
+from domain.journal import DoseRecord
+from domain.motion import ControllerStatus
+from domain.status import SystemSnapshot
+
+
+class MotionController(Protocol):
+    """A motion controller driving pump axes over one serial line (Grbl 1.1, FluidNC).
+
+    Only the control-plane thread calls the streaming methods; ``feed_hold`` may be called
+    from any thread (it is a real-time command that bypasses the stream).
+    Every method raises ``ControllerUnavailable`` when the link is down or silent,
+    ``ControllerFault`` when the controller is in alarm where that matters.
+    """
+
+    def open(self) -> None:
+        """Open the link, wake the controller (soft reset) and wait for its banner."""
+
+    def close(self) -> None:
+        """Close the link. Idempotent."""
+
+    def start_move(self, distances_mm: Mapping[str, float], feed_mm_min: float) -> None:
+        """Send one relative coordinated move and a completion marker.
+
+        ``distances_mm`` maps axis letter to travel (mm); ``feed_mm_min`` is the path feed
+        (mm/min). Returns once the controller accepted the move (planned, not done).
+        Raises ``ControllerRejected`` with the controller's error number.
+        """
+
+    def motion_done(self) -> bool:
+        """True once the controller confirmed every queued move finished (Grbl ``G4 P0``)."""
+
+    def status(self) -> ControllerStatus:
+        """Ask for and return a fresh status report (Grbl ``?``)."""
+
+    def feed_hold(self) -> None:
+        """Real-time feed hold (Grbl ``!``): decelerate to rest, keep position. Thread-safe."""
+
+    def cycle_start(self) -> None:
+        """Real-time cycle start / resume after a feed hold (Grbl ``~``)."""
+
+    def flush(self) -> None:
+        """Discard planned motion after a completed hold (Grbl soft reset, 0x18) and wait for
+        the controller to come back idle with its position kept."""
+
+    def unlock(self) -> None:
+        """Clear an alarm lock (Grbl ``$X``)."""
+
+
+class DoseJournal(Protocol):
+    """Durable record of every dose: the intent before the motor starts, the outcome after."""
+
+    def dose_started(self, record: DoseRecord) -> None:
+        """Record a dose about to start (``record.outcome`` is RUNNING)."""
+
+    def dose_ended(
+        self,
+        dose_id: str,
+        *,
+        actual_ml: float,
+        outcome: DoseOutcome,
+        ended_at: datetime,
+        reason: str = "",
+    ) -> None:
+        """Record how a dose ended; ``actual_ml`` in ml."""
+
+    def history(self, *, limit: int, since: datetime | None = None) -> list[DoseRecord]:
+        """Doses newest first, at most ``limit``, started at or after ``since`` if given."""
+
+
+class Clock(Protocol):
+    """Wall clock (timezone-aware UTC) and a monotonic clock (s)."""
+
+    def now(self) -> datetime:
+        """Current UTC time, timezone-aware."""
+
+    def monotonic(self) -> float:
+        """Seconds from an arbitrary origin; never goes back."""
+
+    def sleep(self, seconds: float) -> None:
+        """Block the calling thread for ``seconds`` (s)."""
+
+
+class StatusBoard(Protocol):
+    """Where the control plane publishes its latest immutable snapshot for readers."""
+
+    def publish(self, snapshot: SystemSnapshot) -> None:
+        """Replace the latest snapshot."""
+
+    def latest(self) -> SystemSnapshot:
+        """The latest snapshot."""

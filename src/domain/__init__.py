@@ -1,0 +1,1 @@
+"""The dosing domain: pumps, doses, calibration and their events. Pure: no I/O, no clocks."""

@@ -1,0 +1,71 @@
+"""Errors the domain raises, each with a stable machine-readable code for the API layers."""
+
+from __future__ import annotations
+
+
+class DoserError(Exception):
+    """Base of every refusal the daemon explains to a caller.
+
+    ``code`` is stable (snake_case) and travels in HTTP/MQTT error bodies; ``message`` is
+    for people.
+    """
+
+    code = "doser_error"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class InvalidDose(DoserError):
+    """A dose request breaks a rule (non-finite, not positive, too fast, too large)."""
+
+    code = "invalid_dose"
+
+    def __init__(self, message: str, *, field: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class UnknownPump(DoserError):
+    """No pump with this id is configured."""
+
+    code = "unknown_pump"
+
+
+class PumpBusy(DoserError):
+    """The pump, or the controller that drives it, is already running a dose."""
+
+    code = "pump_busy"
+
+
+class PumpFaulted(DoserError):
+    """The pump is in fault (controller alarm or link lost); it doses nothing until cleared."""
+
+    code = "pump_fault"
+
+
+class ControllerRejected(DoserError):
+    """The motion controller refused a command with an error number (Grbl ``error:N``)."""
+
+    code = "controller_error"
+
+    def __init__(self, number: int, message: str) -> None:
+        super().__init__(f"controller error {number}: {message}")
+        self.number = number
+
+
+class ControllerFault(DoserError):
+    """The controller raised an alarm (Grbl ``ALARM:N``); motion stopped, position suspect."""
+
+    code = "controller_alarm"
+
+    def __init__(self, number: int, message: str) -> None:
+        super().__init__(f"controller alarm {number}: {message}")
+        self.number = number
+
+
+class ControllerUnavailable(DoserError):
+    """The controller link is down or did not answer in time."""
+
+    code = "controller_unavailable"

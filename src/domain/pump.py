@@ -1,0 +1,189 @@
+"""A peristaltic pump on one controller axis: its state machine and the dose it is running."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from transitions import Machine
+
+from domain.calibration import Calibration
+from domain.dose import Dose, PumpLimits
+from domain.errors import PumpBusy, PumpFaulted
+from domain.events import DoseEnded, DoseEvent, DoseOutcome, DoseStarted
+
+if TYPE_CHECKING:
+    from transitions.core import TransitionConfigDict
+
+
+class PumpState(enum.Enum):
+    """Idle; dosing (axis moving); holding (feed hold, decelerating or at rest); fault."""
+
+    IDLE = "idle"
+    DOSING = "dosing"
+    HOLDING = "holding"
+    FAULT = "fault"
+
+
+_IDLE, _DOSING, _HOLDING, _FAULT = PumpState
+
+_TRANSITIONS: list[TransitionConfigDict] = [
+    {"trigger": "begin", "source": _IDLE, "dest": _DOSING},
+    {"trigger": "finish", "source": [_DOSING, _HOLDING], "dest": _IDLE},
+    {"trigger": "hold", "source": _DOSING, "dest": _HOLDING},
+    {"trigger": "hold", "source": _HOLDING, "dest": None},
+    {"trigger": "resume", "source": _HOLDING, "dest": _DOSING},
+    {"trigger": "break_down", "source": "*", "dest": _FAULT},
+    {"trigger": "recover", "source": _FAULT, "dest": _IDLE},
+]
+
+
+@dataclass(frozen=True, slots=True)
+class PumpSpec:
+    """How a pump is configured: id (the controller axis, e.g. ``"X"``), name, calibration."""
+
+    pump_id: str
+    name: str
+    calibration: Calibration
+    limits: PumpLimits
+
+
+@dataclass(slots=True)
+class ActiveDose:
+    """The dose a pump runs now: where its axis started (mm) and how much has flowed (ml)."""
+
+    dose: Dose
+    start_position_mm: float
+    dispensed_ml: float = 0.0
+
+
+class Pump:
+    """One pump. Public methods are the dosing verbs; each records events, none does I/O.
+
+    Raises ``PumpBusy`` when asked to start while dosing, ``PumpFaulted`` while in fault.
+    """
+
+    state: PumpState
+    trigger: Callable[..., bool]
+
+    def __init__(self, spec: PumpSpec) -> None:
+        self.spec = spec
+        self.active: ActiveDose | None = None
+        self.fault_reason = ""
+        self.events: list[DoseEvent] = []
+        self._machine = Machine(
+            model=self,
+            states=PumpState,
+            transitions=_TRANSITIONS,
+            initial=PumpState.IDLE,
+            auto_transitions=False,
+        )
+
+    @property
+    def pump_id(self) -> str:
+        return self.spec.pump_id
+
+    def plan(self, dose_id: str, volume_ml: float, flow_rate_ml_min: float) -> Dose:
+        """Validate a request for this pump (see ``Dose.plan``) and check it may start now."""
+        self.ensure_ready()
+        return Dose.plan(
+            dose_id,
+            self.pump_id,
+            volume_ml,
+            flow_rate_ml_min,
+            calibration=self.spec.calibration,
+            limits=self.spec.limits,
+        )
+
+    def ensure_ready(self) -> None:
+        """Raise ``PumpFaulted`` or ``PumpBusy`` unless the pump can start a dose now."""
+        if self.state is PumpState.FAULT:
+            raise PumpFaulted(f"pump {self.pump_id} is in fault: {self.fault_reason}")
+        if self.state is not PumpState.IDLE:
+            raise PumpBusy(f"pump {self.pump_id} is {self.state.value}")
+
+    def start(self, dose: Dose, start_position_mm: float) -> None:
+        """The dose's motion is about to be sent; the axis is at ``start_position_mm`` (mm)."""
+        self.ensure_ready()
+        self.trigger("begin")
+        self.active = ActiveDose(dose, start_position_mm)
+        self.events.append(
+            DoseStarted(
+                dose.dose_id,
+                self.pump_id,
+                dose.volume_ml,
+                dose.flow_rate_ml_min,
+                dose.distance_mm,
+                dose.feed_mm_min,
+            )
+        )
+
+    def progress(self, position_mm: float) -> float:
+        """Record the axis position (mm); returns the volume dispensed so far (ml)."""
+        if self.active is None:
+            return 0.0
+        self.active.dispensed_ml = self._volume_since_start(position_mm)
+        return self.active.dispensed_ml
+
+    def feed_hold(self) -> None:
+        """A feed hold was issued; the axis decelerates to rest."""
+        if self.state in (PumpState.DOSING, PumpState.HOLDING):
+            self.trigger("hold")
+
+    def complete(self, position_mm: float) -> None:
+        """The motion ran to its end at ``position_mm`` (mm)."""
+        self._end(DoseOutcome.COMPLETED, position_mm, "")
+
+    def stop(self, position_mm: float, reason: str = "stopped by request") -> None:
+        """The motion was halted early; the axis rests at ``position_mm`` (mm)."""
+        self._end(DoseOutcome.STOPPED, position_mm, reason)
+
+    def fail(self, reason: str, position_mm: float | None = None) -> None:
+        """The dose could not run (or not to its end); the pump itself stays usable."""
+        self._end(DoseOutcome.FAILED, position_mm, reason)
+
+    def fault(self, reason: str, position_mm: float | None = None) -> None:
+        """The controller alarmed or the link dropped: fail any dose and latch the fault."""
+        if self.active is not None:
+            self._end(DoseOutcome.FAILED, position_mm, reason)
+        self.fault_reason = reason
+        self.trigger("break_down")
+
+    def clear_fault(self) -> None:
+        """The controller is back and its state known; the pump may dose again."""
+        if self.state is PumpState.FAULT:
+            self.fault_reason = ""
+            self.trigger("recover")
+
+    def pull_events(self) -> list[DoseEvent]:
+        """Hand over the events recorded since the last call."""
+        events, self.events = self.events, []
+        return events
+
+    def _end(self, outcome: DoseOutcome, position_mm: float | None, reason: str) -> None:
+        active = self.active
+        if active is None:
+            return
+        actual_ml = (
+            active.dispensed_ml if position_mm is None else self._volume_since_start(position_mm)
+        )
+        self.active = None
+        if self.state is not PumpState.FAULT:
+            self.trigger("finish")
+        self.events.append(
+            DoseEnded(
+                active.dose.dose_id,
+                self.pump_id,
+                active.dose.volume_ml,
+                actual_ml,
+                outcome,
+                reason,
+            )
+        )
+
+    def _volume_since_start(self, position_mm: float) -> float:
+        assert self.active is not None
+        travel_mm = max(0.0, position_mm - self.active.start_position_mm)
+        return round(self.spec.calibration.volume_ml(travel_mm), 6)

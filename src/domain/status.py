@@ -1,0 +1,77 @@
+"""Immutable snapshots of the system that the control plane publishes for everyone else."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+from domain.pump import Pump, PumpState
+
+
+class SystemState(enum.Enum):
+    """The user's system states (DESIGN §4)."""
+
+    IDLE = "IDLE"
+    DISPENSING = "DISPENSING"
+    EMERGENCY = "EMERGENCY"
+
+
+@dataclass(frozen=True, slots=True)
+class PumpView:
+    """A pump as others see it. Volumes in ml, flow rates in ml/min, calibration in ml/mm."""
+
+    pump_id: str
+    name: str
+    state: PumpState
+    dose_id: str | None
+    requested_ml: float | None
+    dispensed_ml: float | None
+    flow_rate_ml_min: float | None
+    ml_per_mm: float
+    max_flow_ml_min: float
+    max_dose_ml: float
+    fault_reason: str
+
+    @classmethod
+    def of(cls, pump: Pump) -> PumpView:
+        active = pump.active
+        return cls(
+            pump_id=pump.pump_id,
+            name=pump.spec.name,
+            state=pump.state,
+            dose_id=active.dose.dose_id if active else None,
+            requested_ml=active.dose.volume_ml if active else None,
+            dispensed_ml=active.dispensed_ml if active else None,
+            flow_rate_ml_min=active.dose.flow_rate_ml_min if active else None,
+            ml_per_mm=pump.spec.calibration.ml_per_mm,
+            max_flow_ml_min=pump.spec.limits.max_flow_ml_min,
+            max_dose_ml=pump.spec.limits.max_dose_ml,
+            fault_reason=pump.fault_reason,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ControllerView:
+    """The controller link: connected or not, its last reported state, and why if down."""
+
+    connected: bool
+    state: str
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class SystemSnapshot:
+    """Everything a status reader needs, copied at one instant by the control plane."""
+
+    state: SystemState
+    pumps: tuple[PumpView, ...]
+    controller: ControllerView
+
+    @classmethod
+    def of(cls, pumps: list[Pump], controller: ControllerView) -> SystemSnapshot:
+        dispensing = any(p.state in (PumpState.DOSING, PumpState.HOLDING) for p in pumps)
+        return cls(
+            state=SystemState.DISPENSING if dispensing else SystemState.IDLE,
+            pumps=tuple(PumpView.of(p) for p in pumps),
+            controller=controller,
+        )
