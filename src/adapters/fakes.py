@@ -11,7 +11,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from domain.errors import ControllerRejected, ControllerUnavailable
 from domain.events import DoseOutcome
@@ -182,3 +182,24 @@ class InMemoryJournal:
         with self._lock:
             rows = [r for r in self.records.values() if since is None or r.started_at >= since]
         return list(reversed(rows))[:limit]
+
+
+class ManualClock:
+    """``Clock`` whose time moves only when told (``advance``) or slept on; UTC wall time
+    starts at ``start``. Lets use-case tests run motion without waiting."""
+
+    def __init__(self, start: datetime) -> None:
+        self._start = start
+        self._elapsed_s = 0.0
+
+    def now(self) -> datetime:
+        return self._start + timedelta(seconds=self._elapsed_s)
+
+    def monotonic(self) -> float:
+        return self._elapsed_s
+
+    def sleep(self, seconds: float) -> None:
+        self.advance(seconds)
+
+    def advance(self, seconds: float) -> None:
+        self._elapsed_s += max(0.0, seconds)

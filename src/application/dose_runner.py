@@ -86,9 +86,9 @@ class DoseRunner:
         ``ControllerUnavailable``, ``ControllerRejected``.
         """
         pump = self._pump(pump_id)
-        dose = pump.plan(uuid.uuid4().hex, volume_ml, flow_rate_ml_min)
         if not self._link.connected:
             raise ControllerUnavailable(f"controller is not connected: {self._link.detail}")
+        dose = pump.plan(uuid.uuid4().hex, volume_ml, flow_rate_ml_min)
         busy = [p.pump_id for p in self._pumps.values() if p.active is not None]
         if busy:
             raise PumpBusy(f"the controller is running pump {busy[0]}'s dose; one at a time")

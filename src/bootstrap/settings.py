@@ -1,0 +1,134 @@
+"""Configuration: built-in defaults < TOML file < ``DOSER_*`` environment (DESIGN §3).
+
+Validated with pydantic-settings; :func:`load_settings` turns any problem into one
+``ConfigError`` line that names the offending key.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+_TOML_PATH: contextvars.ContextVar[Path | None] = contextvars.ContextVar("toml", default=None)
+
+
+class ConfigError(Exception):
+    """Invalid configuration; the message is one line naming the key."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class DeviceSettings(_Section):
+    id: str = ""
+    name: str = "doser"
+    location: str = ""
+
+
+class HttpSettings(_Section):
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=65535)
+    token: str = ""
+
+
+class ControllerSettings(_Section):
+    """The motion controller: Grbl 1.1 / FluidNC on a serial device path or pyserial URL."""
+
+    driver: Literal["grbl"] = "grbl"
+    port: str = "/dev/ttyUSB0"
+    baudrate: int = Field(default=115200, gt=0)
+    poll_interval_s: float = Field(default=0.05, gt=0, le=1.0)
+
+
+class PumpSettings(_Section):
+    """One pump: ``id`` is its controller axis (X Y Z A); ml per mm of travel; limits."""
+
+    id: str = Field(pattern=r"^[XYZABC]$")
+    name: str
+    ml_per_mm: float = Field(gt=0, allow_inf_nan=False)
+    max_flow_ml_min: float = Field(default=15.0, gt=0, allow_inf_nan=False)
+    max_dose_ml: float = Field(default=500.0, gt=0, allow_inf_nan=False)
+
+
+class Settings(BaseSettings):
+    """The whole configuration tree; key names as in DESIGN §3."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="DOSER_",
+        env_nested_delimiter="__",
+        extra="forbid",
+        nested_model_default_partial_update=True,
+    )
+
+    data_dir: Path = Path("./var")
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    device: DeviceSettings = DeviceSettings()
+    http: HttpSettings = HttpSettings()
+    controller: ControllerSettings = ControllerSettings()
+    pumps: list[PumpSettings] = []
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        toml_path = _TOML_PATH.get()
+        if toml_path is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml_path))
+        return tuple(sources)
+
+
+# The user's four pumps (DMDEE, T-12, T-9, L25B) on X Y Z A, used by --simulate when no
+# pumps are configured: 0.05 ml per mm of travel, up to 150 ml/min.
+SIMULATED_PUMPS = [
+    PumpSettings(id=axis, name=name, ml_per_mm=0.05, max_flow_ml_min=150.0)
+    for axis, name in (("X", "DMDEE"), ("Y", "T-12"), ("Z", "T-9"), ("A", "L25B"))
+]
+
+
+def load_settings(config_path: Path | None = None) -> Settings:
+    """Load and validate settings from ``config_path`` (or ``$DOSER_CONFIG``) and the
+    ``DOSER_<SECTION>__<KEY>`` environment variables.
+
+    Raises ``ConfigError`` (one line, naming the key) on a missing or unreadable file,
+    bad TOML, an unknown key or an invalid value.
+    """
+    from_env = os.environ.get("DOSER_CONFIG")
+    path = config_path or (Path(from_env) if from_env else None)
+    if path is not None and not path.is_file():
+        raise ConfigError(f"config file {path} does not exist")
+    token = _TOML_PATH.set(path)
+    try:
+        return Settings()
+    except ValidationError as exc:
+        raise ConfigError(_one_line(exc, path)) from None
+    except ValueError as exc:  # tomllib.TOMLDecodeError is a ValueError
+        raise ConfigError(f"config file {path}: {exc}") from None
+    finally:
+        _TOML_PATH.reset(token)
+
+
+def _one_line(exc: ValidationError, path: Path | None) -> str:
+    first = exc.errors()[0]
+    key = ".".join(str(part) for part in first["loc"]) or "(root)"
+    where = f" in {path}" if path else ""
+    given = first.get("input")
+    shown = "" if isinstance(given, dict | list) or given is None else f" (got {given!r})"
+    more = f" (+{exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+    return f"invalid config{where}: {key}: {first['msg']}{shown}{more}"
