@@ -7,7 +7,7 @@ it is dropped, never run late, so a caller told "timed out" never sees a dose st
 
 from __future__ import annotations
 
-import contextlib
+import logging
 import queue
 import threading
 from concurrent.futures import Future
@@ -18,6 +18,8 @@ from application.commands import Command, StartDose, StopPump
 from application.dose_runner import DoseRunner
 from application.ports import Clock
 from domain.errors import ControllerUnavailable, DoserError
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(slots=True)
@@ -99,9 +101,13 @@ class ControlPlane:
                 self._poll_interval_s if self._runner.connected else self._reconnect_interval_s
             )
             return
-        # a failed poll already faulted the pumps and recorded why
-        with contextlib.suppress(DoserError):
+        try:
             self._runner.tick()
+        except DoserError:
+            pass  # the runner already faulted the pumps and recorded why
+        except Exception:
+            # A bug must not kill the thread that owns the motors: log it, keep polling.
+            log.exception("control-plane poll failed")
         interval = self._poll_interval_s if self._runner.dosing else self._idle_poll_interval_s
         self._next_tick = max(self._next_tick + interval, now)
 
@@ -114,6 +120,9 @@ class ControlPlane:
         try:
             result = self._execute(envelope.command)
         except DoserError as exc:
+            envelope.reply.set_exception(exc)
+        except Exception as exc:
+            log.exception("control-plane command failed: %r", envelope.command)
             envelope.reply.set_exception(exc)
         else:
             envelope.reply.set_result(result)

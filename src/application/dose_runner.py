@@ -69,7 +69,10 @@ class DoseRunner:
             return False
         self._link = ControllerView(True, status.state.value)
         for pump in self._pumps.values():
-            pump.clear_fault()
+            if pump.pump_id in status.positions_mm:
+                pump.clear_fault()
+            else:
+                pump.fault(f"the controller reports no axis {pump.pump_id}")
         self.publish()
         return True
 
@@ -102,8 +105,8 @@ class DoseRunner:
         except ControllerUnavailable as exc:
             self._lose_link(exc.message)
             raise
-        except DoserError as exc:
-            pump.fail(exc.message, status.position(pump.pump_id))
+        except Exception as exc:  # refused (error:N) or a bug: either way nothing runs
+            pump.fail(str(exc), status.position(pump.pump_id))
             self._drain(pump)
             raise
         finally:
@@ -176,9 +179,11 @@ class DoseRunner:
         # pumps can dose again (relative moves only, actual volumes come from MPos deltas).
         try:
             self._controller.unlock()
-            if self._read_status().state is ControllerState.IDLE:
+            status = self._read_status()
+            if status.state is ControllerState.IDLE:
                 for pump in self._pumps.values():
-                    pump.clear_fault()
+                    if pump.pump_id in status.positions_mm:
+                        pump.clear_fault()
         except DoserError as exc:
             self._link = ControllerView(True, ControllerState.ALARM.value, exc.message)
         self.publish()

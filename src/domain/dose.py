@@ -96,7 +96,11 @@ def _require_positive(field: str, value: float, unit: str) -> None:
     # bool is an int subclass; a JSON true must not become a 1 ml dose.
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise InvalidDose(f"{field} must be a number in {unit}, got {value!r}", field=field)
-    if not math.isfinite(value):
+    try:
+        finite = math.isfinite(value)
+    except OverflowError:  # an int too large for a float (10**400)
+        finite = False
+    if not finite:
         raise InvalidDose(f"{field} must be finite, got {value!r}", field=field)
     if value <= 0:
         raise InvalidDose(f"{field} must be greater than 0 {unit}, got {value:g}", field=field)

@@ -85,3 +85,26 @@ def test_a_command_nobody_took_in_time_is_dropped_never_run_late() -> None:
     stop.set()
     thread.join(timeout=5)
     assert len(plane.controller.moves) == 1
+
+
+class _BuggyController(FakeMotionController):
+    def start_move(self, distances_mm: dict[str, float], feed_mm_min: float) -> None:  # type: ignore[override]
+        raise RuntimeError("a bug in an adapter")
+
+
+def test_an_unexpected_error_reaches_the_caller_and_the_plane_keeps_serving() -> None:
+    plane = Plane()
+    clock = plane.clock
+    buggy = _BuggyController(monotonic=clock.monotonic)
+    runner = DoseRunner(buggy, PUMPS, plane.journal, clock, InMemoryStatusBoard())
+    control = ControlPlane(runner, clock)
+    stop = threading.Event()
+    thread = threading.Thread(target=control.run, args=(stop,), daemon=True)
+    thread.start()
+    with pytest.raises(RuntimeError, match="a bug"):
+        DispenseVolume(control).execute("X", 1.0, 10.0)
+    assert plane.journal.history(limit=1)[0].outcome is DoseOutcome.FAILED
+    with pytest.raises(UnknownPump):
+        DispenseVolume(control).execute("Q", 1.0, 10.0)
+    stop.set()
+    thread.join(timeout=5)

@@ -14,6 +14,7 @@ from domain.errors import (
     ControllerUnavailable,
     InvalidDose,
     PumpBusy,
+    PumpFaulted,
     UnknownPump,
 )
 from domain.events import DoseOutcome
@@ -146,3 +147,14 @@ def test_a_controller_that_cannot_be_opened_is_reported_disconnected() -> None:
     assert rig.board.latest().controller.connected is False
     with pytest.raises(ControllerUnavailable):
         rig.runner.start("X", 1.0, 10.0)
+
+
+def test_a_pump_on_an_axis_the_controller_lacks_is_faulted_not_fatal() -> None:
+    rig = Rig()
+    rig.controller.axes = ("X",)
+    assert rig.runner.connect()
+    assert rig.pump_view("Y").state is PumpState.FAULT
+    assert "no axis Y" in rig.pump_view("Y").fault_reason
+    with pytest.raises(PumpFaulted):
+        rig.runner.start("Y", 1.0, 10.0)
+    assert rig.controller.moves == []

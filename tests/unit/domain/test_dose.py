@@ -69,3 +69,8 @@ def test_the_maximum_flow_and_dose_themselves_are_allowed() -> None:
 def test_pump_limits_must_be_positive() -> None:
     with pytest.raises(ValueError, match="max_dose_ml"):
         PumpLimits(max_flow_ml_min=10.0, max_dose_ml=0.0)
+
+
+def test_an_integer_too_large_for_a_float_is_refused_not_a_crash() -> None:
+    with pytest.raises(InvalidDose):
+        plan(10**400, 10.0)

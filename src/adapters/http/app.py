@@ -1,0 +1,245 @@
+"""The HTTP API (DESIGN §4): routes that call the use cases, and errors mapped to statuses.
+
+A driving adapter: it translates HTTP to use-case calls and back, nothing more. The use
+cases block (the control plane answers in ~50 ms, at worst their timeout), so every call
+goes through ``run_in_threadpool`` and the event loop never waits on the control plane.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from adapters.http import serialize
+from adapters.http.auth import BearerAuthMiddleware
+from adapters.http.serialize import RequestRejected, error_body
+from application.dispense_volume import DispenseVolume
+from application.list_history import ListHistory
+from application.report_status import ReportStatus, StatusReport
+from application.stop_pump import StopPump
+from domain.errors import (
+    ControllerFault,
+    ControllerRejected,
+    ControllerUnavailable,
+    DoserError,
+    InvalidDose,
+    PumpBusy,
+    PumpFaulted,
+    UnknownPump,
+)
+
+logger = logging.getLogger(__name__)
+
+MAX_BODY_BYTES = 16 * 1024  # a dose request is tens of bytes; refuse anything absurd
+
+# Looked up along the exception's MRO; a DoserError not listed here is a 409 refusal.
+_STATUS_OF: dict[type[DoserError], int] = {
+    UnknownPump: 404,
+    InvalidDose: 422,
+    PumpBusy: 409,
+    PumpFaulted: 409,
+    ControllerRejected: 409,
+    ControllerFault: 409,
+    ControllerUnavailable: 503,
+}
+_HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}
+
+
+def create_http_app(
+    *,
+    dispense: DispenseVolume,
+    stop: StopPump,
+    status: ReportStatus,
+    history: ListHistory,
+    token: str,
+) -> Starlette:
+    """Build the Starlette app serving the dosing API over the given use cases.
+
+    ``token`` is the bearer token every POST/PUT/PATCH/DELETE must carry; GETs are open
+    (a LAN dashboard reads status without a secret). Errors are
+    ``{"error": {"code", "message", ...}}`` with 400/401/404/405/409/413/422/500/503.
+    Raises ``ValueError`` when ``token`` is empty.
+    """
+    if not token:
+        raise ValueError("the HTTP API token must not be empty")
+    api = _Endpoints(dispense, stop, status, history)
+    routes = [
+        Route("/healthz", api.healthz, methods=["GET"]),
+        Route("/api/status", api.status, methods=["GET"]),
+        Route("/api/pumps", api.pumps, methods=["GET"]),
+        Route("/api/pump/{pump_id}/dispense", api.dispense, methods=["POST"]),
+        Route("/api/pump/{pump_id}/stop", api.stop, methods=["POST"]),
+        Route("/api/history", api.history, methods=["GET"]),
+    ]
+    return Starlette(
+        routes=routes,
+        middleware=[
+            Middleware(_UnexpectedErrorMiddleware),
+            Middleware(BearerAuthMiddleware, token=token),
+        ],
+        exception_handlers={
+            DoserError: _doser_error,
+            RequestRejected: _request_rejected,
+            HTTPException: _http_error,
+        },
+    )
+
+
+class _Endpoints:
+    def __init__(
+        self,
+        dispense: DispenseVolume,
+        stop: StopPump,
+        status: ReportStatus,
+        history: ListHistory,
+    ) -> None:
+        self._dispense = dispense
+        self._stop = stop
+        self._status = status
+        self._history = history
+
+    async def healthz(self, request: Request) -> Response:
+        """Liveness: 200 ``{"status": "ok", "controller": bool}`` (the controller link is
+        information, not health); 503 ``not_ready`` before the first snapshot."""
+        report = await self._report()
+        return JSONResponse({"status": "ok", "controller": report.snapshot.controller.connected})
+
+    async def status(self, request: Request) -> Response:
+        """System status::
+
+        {"state": "IDLE" | "DISPENSING" | "EMERGENCY", "uptimeSec": s,
+         "controller": {"connected": bool, "state": "Idle"|"Run"|..., "detail": str|null},
+         "pumps": [pump, ...]}   # pump objects as in GET /api/pumps
+        """
+        return JSONResponse(serialize.status_json(await self._report()))
+
+    async def pumps(self, request: Request) -> Response:
+        """Every pump::
+
+        [{"id": "X", "name": str, "state": "idle"|"dosing"|"holding"|"fault",
+          "doseId": str|null, "requestedVolume": ml|null, "dispensedVolume": ml|null,
+          "flowRate": ml/min|null, "mlPerMm": ml/mm, "maxFlowRate": ml/min,
+          "maxDoseVolume": ml, "fault": str|null}, ...]
+        """
+        report = await self._report()
+        return JSONResponse([serialize.pump_json(view) for view in report.snapshot.pumps])
+
+    async def dispense(self, request: Request) -> Response:
+        """Start a dose: body ``{"volume": ml, "flowRate": ml/min}`` → 202 ``{"doseId"}``.
+
+        The dose then runs on its own; follow it in /api/pumps and /api/history.
+        """
+        volume_ml, flow_rate_ml_min = serialize.parse_dose_request(await _read_body(request))
+        pump_id = request.path_params["pump_id"]
+        dose_id = await run_in_threadpool(
+            self._dispense.execute, pump_id, volume_ml, flow_rate_ml_min
+        )
+        return JSONResponse({"doseId": dose_id}, status_code=202)
+
+    async def stop(self, request: Request) -> Response:
+        """Halt the pump's dose (idempotent; any body is ignored) → 200
+        ``{"stopped": true, "pump": id}`` once the pump is at rest and the dose journaled."""
+        pump_id = request.path_params["pump_id"]
+        await run_in_threadpool(self._stop.execute, pump_id)
+        return JSONResponse({"stopped": True, "pump": pump_id})
+
+    async def history(self, request: Request) -> Response:
+        """Dose journal, newest first: ``?limit=`` (positive integer, default 100, at most
+        1000) and ``?since=`` (ISO-8601, naive = UTC) →
+        ``{"doses": [{"doseId", "pump", "requestedVolume": ml, "actualVolume": ml|null,
+        "flowRate": ml/min, "startedAt": iso, "endedAt": iso|null,
+        "outcome": "running"|"completed"|"stopped"|"failed", "reason": str|null}]}``.
+        """
+        limit = serialize.parse_limit(request.query_params.get("limit"))
+        since = serialize.parse_since(request.query_params.get("since"))
+        if limit is None:
+            records = await run_in_threadpool(self._history.execute, since=since)
+        else:
+            records = await run_in_threadpool(self._history.execute, limit, since)
+        return JSONResponse({"doses": [serialize.record_json(r) for r in records]})
+
+    async def _report(self) -> StatusReport:
+        try:
+            return await run_in_threadpool(self._status.execute)
+        except LookupError:  # the control plane has not published its first snapshot
+            raise RequestRejected(503, "not_ready", "no status snapshot yet") from None
+
+
+async def _read_body(request: Request) -> bytes:
+    # Counted while streaming rather than trusting Content-Length (absent when chunked).
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_BODY_BYTES:
+            raise RequestRejected(413, "payload_too_large", f"body exceeds {MAX_BODY_BYTES} bytes")
+    return bytes(body)
+
+
+def _error(request: Request, status: int, code: str, message: str, **extra: object) -> Response:
+    logger.warning("%s %s -> %d %s", request.method, request.url.path, status, code)
+    return JSONResponse(error_body(code, message, **extra), status_code=status)
+
+
+def _doser_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, DoserError)
+    status = next((_STATUS_OF[c] for c in type(exc).__mro__ if c in _STATUS_OF), 409)
+    extra: dict[str, object] = {}
+    if isinstance(exc, InvalidDose):
+        extra["field"] = exc.field
+    if isinstance(exc, ControllerRejected):
+        extra["controllerError"] = exc.number
+    if isinstance(exc, ControllerFault):
+        extra["controllerAlarm"] = exc.number
+    return _error(request, status, exc.code, exc.message, **extra)
+
+
+def _request_rejected(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestRejected)
+    return _error(request, exc.status, exc.code, exc.message)
+
+
+def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    code = _HTTP_CODES.get(exc.status_code, "http_error")
+    message = f"{exc.detail}: {request.method} {request.url.path}"
+    response = _error(request, exc.status_code, code, message)
+    response.headers.update(exc.headers or {})  # keeps 405's Allow
+    return response
+
+
+class _UnexpectedErrorMiddleware:
+    """Any exception no handler mapped becomes a generic JSON 500, logged with its traceback.
+
+    Inside Starlette's own 500 middleware, which would answer in plain text and re-raise.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self._app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self._app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self._app(scope, receive, tracking_send)
+        except Exception:
+            logger.exception("%s %s -> 500 internal_error", scope["method"], scope["path"])
+            if started:  # too late to answer; let the server drop the connection
+                raise
+            body = error_body("internal_error", "internal error; see the daemon log")
+            await JSONResponse(body, status_code=500)(scope, receive, send)

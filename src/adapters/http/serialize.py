@@ -1,0 +1,164 @@
+"""Translation between HTTP JSON and the use cases' values: parse requests, render results.
+
+Bodies are camelCase (DESIGN §4). Volumes are in ml, flow rates in ml/min, calibration in
+ml/mm, times ISO-8601 UTC with a ``Z`` suffix. Only the *shape* of a request is checked
+here; whether a value is allowed (positive, finite, within the pump's limits) is the
+domain's rule and is answered by the use case.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any, NoReturn
+
+from application.report_status import StatusReport
+from domain.errors import InvalidDose
+from domain.journal import DoseRecord
+from domain.status import PumpView
+
+_JSON_TYPE_NAMES: dict[type, str] = {
+    str: "a string",
+    bool: "a boolean",
+    type(None): "null",
+    list: "an array",
+    dict: "an object",
+}
+
+
+class RequestRejected(Exception):
+    """A request the adapter cannot read: ``status`` (HTTP), stable ``code``, ``message``."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+
+
+def error_body(code: str, message: str, **extra: object) -> dict[str, Any]:
+    """The one error shape: ``{"error": {"code": str, "message": str, **extra}}``."""
+    return {"error": {"code": code, "message": message, **extra}}
+
+
+def parse_dose_request(body: bytes) -> tuple[float, float]:
+    """Read ``{"volume": ml, "flowRate": ml/min}``; returns ``(volume_ml, flow_rate_ml_min)``.
+
+    Raises ``RequestRejected`` (400 ``bad_request``) when the body is not a JSON object or
+    not strict JSON (``NaN``/``Infinity`` literals included: RFC 8259 has no such numbers),
+    and ``InvalidDose`` naming the field when ``volume`` or ``flowRate`` is missing or not a
+    JSON number (strings and booleans are refused, never coerced). Other keys are ignored.
+    """
+    data = _load_object(body)
+    return _number(data, "volume", "ml"), _number(data, "flowRate", "ml/min")
+
+
+def parse_limit(raw: str | None) -> int | None:
+    """``?limit=`` as a positive integer (ASCII digits), None when absent; else 400."""
+    if raw is None:
+        return None
+    try:
+        limit = int(raw) if raw.isascii() and raw.isdigit() else 0
+    except ValueError:  # more digits than int() will parse
+        limit = 0
+    if limit < 1:
+        raise RequestRejected(400, "bad_request", f"limit must be a positive integer: {raw!r}")
+    return limit
+
+
+def parse_since(raw: str | None) -> datetime | None:
+    """``?since=`` as ISO-8601 (a naive time is taken as UTC), None when absent; else 400.
+
+    Returns a timezone-aware UTC datetime. A ``+hh:mm`` offset must be percent-encoded
+    (``%2B``) in the query string, or it arrives as a space.
+    """
+    if raw is None:
+        return None
+    try:
+        since = datetime.fromisoformat(raw)
+    except ValueError:
+        raise RequestRejected(
+            400, "bad_request", f"since must be an ISO-8601 date or time: {raw!r}"
+        ) from None
+    if since.tzinfo is None:
+        return since.replace(tzinfo=UTC)
+    return since.astimezone(UTC)
+
+
+def status_json(report: StatusReport) -> dict[str, Any]:
+    """``GET /api/status`` body; see the handler's docstring for the shape."""
+    snapshot = report.snapshot
+    return {
+        "state": snapshot.state.value,
+        "uptimeSec": round(report.uptime_s, 3),
+        "controller": {
+            "connected": snapshot.controller.connected,
+            "state": snapshot.controller.state,
+            "detail": snapshot.controller.detail or None,
+        },
+        "pumps": [pump_json(view) for view in snapshot.pumps],
+    }
+
+
+def pump_json(view: PumpView) -> dict[str, Any]:
+    """One pump: ml, ml/min and ml/mm; dose fields are null while no dose runs."""
+    return {
+        "id": view.pump_id,
+        "name": view.name,
+        "state": view.state.value,
+        "doseId": view.dose_id,
+        "requestedVolume": view.requested_ml,
+        "dispensedVolume": view.dispensed_ml,
+        "flowRate": view.flow_rate_ml_min,
+        "mlPerMm": view.ml_per_mm,
+        "maxFlowRate": view.max_flow_ml_min,
+        "maxDoseVolume": view.max_dose_ml,
+        "fault": view.fault_reason or None,
+    }
+
+
+def record_json(record: DoseRecord) -> dict[str, Any]:
+    """One journal row; ``actualVolume``/``endedAt`` are null while the dose runs."""
+    return {
+        "doseId": record.dose_id,
+        "pump": record.pump_id,
+        "requestedVolume": record.requested_ml,
+        "actualVolume": record.actual_ml,
+        "flowRate": record.flow_rate_ml_min,
+        "startedAt": _iso(record.started_at),
+        "endedAt": _iso(record.ended_at) if record.ended_at else None,
+        "outcome": record.outcome.value,
+        "reason": record.reason or None,
+    }
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def _refuse_constant(literal: str) -> NoReturn:
+    raise ValueError(f"{literal} is not a JSON number (JSON has no NaN or Infinity)")
+
+
+def _load_object(body: bytes) -> dict[str, Any]:
+    try:
+        data = json.loads(body, parse_constant=_refuse_constant)
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError and bad UTF-8 are ValueErrors
+        raise RequestRejected(400, "bad_request", f"body is not valid JSON: {exc}") from None
+    if not isinstance(data, dict):
+        kind = _JSON_TYPE_NAMES.get(type(data), "a number")
+        raise RequestRejected(400, "bad_request", f"body must be a JSON object, got {kind}")
+    return data
+
+
+def _number(data: dict[str, Any], field: str, unit: str) -> float:
+    if field not in data:
+        raise InvalidDose(f"{field} is required (a number in {unit})", field=field)
+    value = data[field]
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        kind = _JSON_TYPE_NAMES.get(type(value), type(value).__name__)
+        raise InvalidDose(f"{field} must be a JSON number in {unit}, got {kind}", field=field)
+    try:
+        return float(value)
+    except OverflowError:  # an integer literal with hundreds of digits
+        raise InvalidDose(f"{field} is out of range", field=field) from None

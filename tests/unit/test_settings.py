@@ -1,0 +1,78 @@
+"""Configuration precedence and one-line errors naming the key."""
+
+import os
+from pathlib import Path
+
+import pytest
+
+from bootstrap.settings import ConfigError, load_settings
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for key in [k for k in os.environ if k.startswith("DOSER_")]:
+        monkeypatch.delenv(key)
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "doser.toml"
+    path.write_text(text)
+    return path
+
+
+def test_defaults_match_the_design() -> None:
+    settings = load_settings()
+    assert (settings.http.host, settings.http.port) == ("127.0.0.1", 8080)
+    assert settings.controller.driver == "grbl"
+    assert settings.data_dir == Path("var")
+
+
+def test_the_toml_file_overrides_defaults(tmp_path: Path) -> None:
+    path = write(tmp_path, '[http]\nport = 9000\n[[pumps]]\nid = "X"\nname = "DMDEE"\n'
+                 "ml_per_mm = 0.05\n")
+    settings = load_settings(path)
+    assert settings.http.port == 9000
+    assert settings.pumps[0].max_flow_ml_min == 15.0
+
+
+def test_the_environment_overrides_the_file_key_by_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = write(tmp_path, '[http]\nport = 9000\nhost = "0.0.0.0"\n')
+    monkeypatch.setenv("DOSER_HTTP__PORT", "8081")
+    settings = load_settings(path)
+    assert (settings.http.host, settings.http.port) == ("0.0.0.0", 8081)
+
+
+def test_doser_config_names_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DOSER_CONFIG", str(write(tmp_path, "[http]\nport = 9100\n")))
+    assert load_settings().http.port == 9100
+
+
+@pytest.mark.parametrize(
+    ("toml", "key"),
+    [
+        ("[http]\nport = 70000\n", "http.port"),
+        ("[http]\nprot = 1\n", "http.prot"),
+        ('[controller]\ndriver = "marlin"\n', "controller.driver"),
+        ('[[pumps]]\nid = "X"\nname = "a"\nml_per_mm = -1\n', "pumps.0.ml_per_mm"),
+        ('[[pumps]]\nid = "Q"\nname = "a"\nml_per_mm = 1\n', "pumps.0.id"),
+    ],
+)
+def test_a_bad_value_is_one_line_naming_the_key(tmp_path: Path, toml: str, key: str) -> None:
+    with pytest.raises(ConfigError) as bad:
+        load_settings(write(tmp_path, toml))
+    message = str(bad.value)
+    assert f": {key}: " in message
+    assert "\n" not in message
+
+
+def test_broken_toml_names_the_file(tmp_path: Path) -> None:
+    path = write(tmp_path, "[http\n")
+    with pytest.raises(ConfigError, match="doser.toml"):
+        load_settings(path)
+
+
+def test_a_missing_config_file_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_settings(tmp_path / "absent.toml")
