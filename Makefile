@@ -42,7 +42,7 @@ test: lint
 	$(PYTEST) tests/unit tests/integration tests/acceptance tests/e2e -q
 
 bench: $(STAMP)
-	$(PYTEST) tests/bench -q -s -p no:randomly
+	$(PYTEST) tests/bench -q -s
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache var

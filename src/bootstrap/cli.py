@@ -9,6 +9,7 @@ import threading
 from pathlib import Path
 
 from adapters.sim.pty_host import PtyGrblSimulator
+from bootstrap.containers import SIMULATED_GRBL
 from bootstrap.daemon import run_daemon
 from bootstrap.logs import configure_logging
 from bootstrap.settings import ConfigError, load_settings
@@ -75,7 +76,7 @@ def _simulate_grbl(link: Path) -> int:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
-    with PtyGrblSimulator(link=link) as simulator:
+    with PtyGrblSimulator(link=link, config=SIMULATED_GRBL) as simulator:
         print(f"doser: Grbl simulator on {simulator.port}, linked at {link}", file=sys.stderr)
         stop.wait()
     return 0

@@ -9,14 +9,15 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal
 
-from adapters.serial.grbl import GrblController
-from adapters.sim.pty_host import PtyGrblSimulator
 from dependency_injector import containers, providers
 
 from adapters.clock import SystemClock
 from adapters.fakes import FakeMotionController, InMemoryJournal
 from adapters.http.app import create_http_app
 from adapters.memory import InMemoryStatusBoard
+from adapters.serial.grbl import GrblController
+from adapters.sim.grbl import GrblConfig
+from adapters.sim.pty_host import PtyGrblSimulator
 from adapters.storage.journal import SqliteDoseJournal
 from application.control_plane import ControlPlane
 from application.dispense_volume import DispenseVolume
@@ -40,9 +41,14 @@ def open_journal(data_dir: str) -> Iterator[SqliteDoseJournal]:
         journal.close()
 
 
+# The simulated controller runs the simulated pumps (0.05 ml/mm, up to 150 ml/min) at full
+# flow: 150 ml/min needs 3000 mm/min, above stock Grbl's 1000 mm/min max rate.
+SIMULATED_GRBL = GrblConfig(max_rate_mm_min=3000.0)
+
+
 def run_grbl_simulator() -> Iterator[PtyGrblSimulator]:
     """Resource: the Grbl simulator behind a real pty, for ``--simulate``."""
-    simulator = PtyGrblSimulator()
+    simulator = PtyGrblSimulator(config=SIMULATED_GRBL)
     simulator.start()
     try:
         yield simulator

@@ -55,17 +55,29 @@ def wait_for(condition: Callable[[], bool], timeout_s: float, what: str) -> None
     target_fixture="operator",
 )
 def pump_configured(
-    settings: dict[str, Any], daemon_factory: Any, pump: str, name: str, ml_per_mm: float,
+    settings: dict[str, Any],
+    daemon_factory: Any,
+    pump: str,
+    name: str,
+    ml_per_mm: float,
     flow: float,
 ) -> Operator:
     """Configure one pump and start the daemon."""
     settings["pumps"] = [
-        {"id": pump, "name": name, "ml_per_mm": ml_per_mm, "max_flow_ml_min": flow,
-         "max_dose_ml": 500.0}
+        {
+            "id": pump,
+            "name": name,
+            "ml_per_mm": ml_per_mm,
+            "max_flow_ml_min": flow,
+            "max_dose_ml": 500.0,
+        }
     ]
     daemon = daemon_factory()
-    wait_for(lambda: daemon.app.report_status().execute().snapshot.controller.connected, 10,
-             "the controller link")
+    wait_for(
+        lambda: daemon.app.report_status().execute().snapshot.controller.connected,
+        10,
+        "the controller link",
+    )
     return Operator(daemon, ml_per_mm)
 
 
@@ -88,8 +100,9 @@ def ask(operator: Operator, pump: str, volume: str, flow: str) -> None:
 @when(parsers.parse('pump "{pump}" has delivered some of it'))
 def delivered_some(operator: Operator, pump: str) -> None:
     def some() -> bool:
-        view = next(p for p in operator.app.report_status().execute().snapshot.pumps
-                    if p.pump_id == pump)
+        view = next(
+            p for p in operator.app.report_status().execute().snapshot.pumps if p.pump_id == pump
+        )
         return (view.dispensed_ml or 0.0) > 0.5
 
     wait_for(some, 10, "some volume to flow")
@@ -154,14 +167,15 @@ def stopped_between(operator: Operator, low: float, high: float) -> None:
 @then("the actual volume matches where the pump's axis came to rest")
 def matches_axis(operator: Operator) -> None:
     record = operator.record()
-    travel = operator.daemon.axis_positions()[record.pump_id] - operator.positions_before[
-        record.pump_id
-    ]
+    travel = (
+        operator.daemon.axis_positions()[record.pump_id] - operator.positions_before[record.pump_id]
+    )
     assert record.actual_ml == pytest.approx(travel * operator.ml_per_mm, abs=1e-6)
 
 
 @then(parsers.parse('pump "{pump}" is idle'))
 def idle(operator: Operator, pump: str) -> None:
-    view = next(p for p in operator.app.report_status().execute().snapshot.pumps
-                if p.pump_id == pump)
+    view = next(
+        p for p in operator.app.report_status().execute().snapshot.pumps if p.pump_id == pump
+    )
     assert view.state is PumpState.IDLE

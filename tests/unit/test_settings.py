@@ -28,8 +28,9 @@ def test_defaults_match_the_design() -> None:
 
 
 def test_the_toml_file_overrides_defaults(tmp_path: Path) -> None:
-    path = write(tmp_path, '[http]\nport = 9000\n[[pumps]]\nid = "X"\nname = "DMDEE"\n'
-                 "ml_per_mm = 0.05\n")
+    path = write(
+        tmp_path, '[http]\nport = 9000\n[[pumps]]\nid = "X"\nname = "DMDEE"\nml_per_mm = 0.05\n'
+    )
     settings = load_settings(path)
     assert settings.http.port == 9000
     assert settings.pumps[0].max_flow_ml_min == 15.0
@@ -69,7 +70,7 @@ def test_a_bad_value_is_one_line_naming_the_key(tmp_path: Path, toml: str, key: 
 
 def test_broken_toml_names_the_file(tmp_path: Path) -> None:
     path = write(tmp_path, "[http\n")
-    with pytest.raises(ConfigError, match="doser.toml"):
+    with pytest.raises(ConfigError, match=r"doser\.toml"):
         load_settings(path)
 
 
