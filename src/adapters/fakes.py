@@ -99,6 +99,7 @@ class FakeMotionController:
             return ControllerStatus(state, dict(self._positions), hold)
 
     def feed_hold(self) -> None:
+        self._check_link()
         with self._lock:
             self._settle()
             move = self._move

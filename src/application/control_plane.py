@@ -20,6 +20,7 @@ from application.ports import Clock
 from domain.errors import ControllerUnavailable, DoserError
 
 log = logging.getLogger(__name__)
+_STOP_LATENCY_S = 0.1
 
 
 @dataclass(slots=True)
@@ -85,7 +86,8 @@ class ControlPlane:
 
     def run_once(self) -> None:
         """Serve commands until the next poll is due, then poll once."""
-        timeout = max(0.0, self._next_tick - self._clock.monotonic())
+        # capped so a set stop event is seen within 0.1 s even while idle
+        timeout = min(_STOP_LATENCY_S, max(0.0, self._next_tick - self._clock.monotonic()))
         try:
             envelope = self._inbox.get(timeout=timeout)
         except queue.Empty:

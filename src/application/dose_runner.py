@@ -5,6 +5,7 @@ Everything here runs on the control-plane thread (DESIGN §2), which owns the co
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Iterable
 
@@ -20,6 +21,8 @@ from domain.journal import DoseRecord
 from domain.motion import ControllerState, ControllerStatus
 from domain.pump import Pump, PumpSpec
 from domain.status import ControllerView, SystemSnapshot
+
+log = logging.getLogger(__name__)
 
 
 class DoseRunner:
@@ -64,6 +67,7 @@ class DoseRunner:
             self._controller.open()
             status = self._controller.status()
         except DoserError as exc:
+            log.warning("controller not connected: %s", exc.message)
             self._link = ControllerView(False, "disconnected", exc.message)
             self.publish()
             return False
@@ -149,7 +153,11 @@ class DoseRunner:
         self._board.publish(SystemSnapshot.of(list(self._pumps.values()), self._link))
 
     def _halt(self, pumps: list[Pump], reason: str) -> None:
-        self._controller.feed_hold()
+        try:
+            self._controller.feed_hold()
+        except ControllerUnavailable as exc:
+            self._lose_link(exc.message)
+            raise
         for pump in pumps:
             pump.feed_hold()
         self.publish()
@@ -174,6 +182,7 @@ class DoseRunner:
         self.publish()
 
     def _on_alarm(self, status: ControllerStatus) -> None:
+        log.warning("controller alarm; failing running doses, then unlocking")
         self._fault_all(f"controller in {status.state.value}", status)
         # A pump axis has no home to lose: after journaling the failed dose, unlock so the
         # pumps can dose again (relative moves only, actual volumes come from MPos deltas).
@@ -203,6 +212,7 @@ class DoseRunner:
             raise
 
     def _lose_link(self, detail: str) -> None:
+        log.warning("controller link lost: %s", detail)
         self._link = ControllerView(False, "disconnected", detail)
         self._fault_all(f"controller link lost: {detail}", None)
         self._controller.close()
@@ -216,6 +226,7 @@ class DoseRunner:
 
     def _drain(self, pump: Pump) -> None:
         for event in pump.pull_events():
+            log.info("dose event: %s", event)
             if isinstance(event, DoseStarted):
                 self._journal.dose_started(
                     DoseRecord(
