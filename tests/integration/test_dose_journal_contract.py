@@ -1,11 +1,14 @@
-"""The SQLite dose journal: rows survive reopening, history is newest first."""
+"""The ``DoseJournal`` contract, held by the in-memory fake and the SQLite journal; and
+what only SQLite promises: rows survive reopening, the file is in WAL mode."""
 
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
+from adapters.fakes import InMemoryJournal
 from adapters.storage.journal import SqliteDoseJournal
+from application.ports import DoseJournal
 from domain.events import DoseOutcome
 from domain.journal import DoseRecord
 
@@ -17,6 +20,13 @@ def record(dose_id: str, minutes: int) -> DoseRecord:
     return DoseRecord(dose_id, "X", 2.0, 120.0, T0 + timedelta(minutes=minutes))
 
 
+@pytest.fixture(params=["in-memory", "sqlite"])
+def journal(request: pytest.FixtureRequest, tmp_path: Path) -> DoseJournal:
+    if request.param == "in-memory":
+        return InMemoryJournal()
+    return SqliteDoseJournal(tmp_path / "j.sqlite3")
+
+
 def test_a_started_dose_is_on_disk_as_running_before_it_ends(tmp_path: Path) -> None:
     journal = SqliteDoseJournal(tmp_path / "j.sqlite3")
     journal.dose_started(record("dose-1", 0))
@@ -25,8 +35,7 @@ def test_a_started_dose_is_on_disk_as_running_before_it_ends(tmp_path: Path) -> 
     assert (row.dose_id, row.outcome, row.actual_ml) == ("dose-1", DoseOutcome.RUNNING, None)
 
 
-def test_the_outcome_and_actual_volume_are_recorded(tmp_path: Path) -> None:
-    journal = SqliteDoseJournal(tmp_path / "j.sqlite3")
+def test_the_outcome_and_actual_volume_are_recorded(journal: DoseJournal) -> None:
     journal.dose_started(record("dose-1", 0))
     ended = T0 + timedelta(seconds=61)
     journal.dose_ended(
@@ -42,8 +51,7 @@ def test_the_outcome_and_actual_volume_are_recorded(tmp_path: Path) -> None:
     assert row.started_at == T0
 
 
-def test_history_is_newest_first_limited_and_filtered_by_since(tmp_path: Path) -> None:
-    journal = SqliteDoseJournal(tmp_path / "j.sqlite3")
+def test_history_is_newest_first_limited_and_filtered_by_since(journal: DoseJournal) -> None:
     for minute in range(5):
         journal.dose_started(record(f"dose-{minute}", minute))
     assert [r.dose_id for r in journal.history(limit=2)] == ["dose-4", "dose-3"]
