@@ -189,6 +189,7 @@ class DoseRunner:
         try:
             self._controller.unlock()
             status = self._read_status()
+            self._link = ControllerView(True, status.state.value)
             if status.state is ControllerState.IDLE:
                 for pump in self._pumps.values():
                     if pump.pump_id in status.positions_mm:
