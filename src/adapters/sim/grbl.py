@@ -3,8 +3,8 @@
 Behaves as gnea/grbl 1.1h on an Arduino Uno (default config.h/defaults.h), four axes:
 
 - protocol.c: one ``ok``/``error:N`` per line; G-code gets ``error:9`` in Alarm. No line is
-  read while a move waits for planner space, while ``G4`` waits for the planner to empty,
-  or while a completed hold suspends the main loop (Hold:0, also after ``!`` when idle).
+  read while the last one waits for the planner (grbl_pending) or while a completed hold
+  suspends the main loop (Hold:0, also after ``!`` when idle).
   ``~`` is ignored until a hold is complete (Hold:1 cannot resume).
 - motion_control.c ``mc_reset``: a soft reset raises ALARM:3 only while the steppers move
   (Run, or Hold:1 still decelerating). Hold:0 raises none: protocol.c clears the hold flag
@@ -13,13 +13,11 @@ Behaves as gnea/grbl 1.1h on an Arduino Uno (default config.h/defaults.h), four 
   ``ok`` (gc_execute_line returns OK after the abort). Then main.c clears the RX buffer,
   parser (G0 G90 F0 ...) and planner, keeps ``sys_position``, prints the banner and stays
   in Alarm with ``[MSG:'$H'|'$X' to unlock]`` if it was in Alarm, else goes Idle.
-- system.c ``$`` commands: ``$Q`` is ``error:2``, ``$XY`` ``error:3``, ``$$`` in Run or
-  Hold ``error:8``, ``$H`` ``error:5`` (homing disabled).
 
-Not modelled: jogging (``$J=`` answers ``error:20``), ``$C``, ``$SLP``, ``$RST``, storing
-``$N`` lines, overrides, safety door, limits, homing, spindle and coolant outputs.
+Not modelled: overrides, safety door, limits, homing, spindle and coolant outputs.
 Real-time bytes and line assembly live in grbl_serial, the G-code parser in grbl_gcode,
-settings and reports in grbl_report, the planner and speed profiles in grbl_motion.
+the ``$`` commands in grbl_system, settings and reports in grbl_report, the planner and
+speed profiles in grbl_motion.
 """
 
 from __future__ import annotations
@@ -31,13 +29,12 @@ from dataclasses import dataclass
 
 from adapters.sim.grbl_gcode import GcodeError, ParserState, parse_block
 from adapters.sim.grbl_motion import MotionPlanner
+from adapters.sim.grbl_pending import PendingLine
 from adapters.sim.grbl_report import Reporter, Settings
 from adapters.sim.grbl_serial import Line, SerialInput
+from adapters.sim.grbl_system import ALARM, HOLD, IDLE, RUN, SystemCommands
 
 BANNER = b"\r\nGrbl 1.1h ['$' for help]\r\n"
-DWELL_TIME_STEP_S = 0.05  # config.h DWELL_TIME_STEP: G4 runs in 50 ms slices
-IDLE, RUN, HOLD, ALARM = "Idle", "Run", "Hold", "Alarm"
-_HELP = "[HLP:$$ $# $G $I $N $x=val $Nx=line $J=line $SLP $C $X $H ~ ! ? ctrl-x]"
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,18 +53,6 @@ class GrblConfig:
     drop_rx_overflow: bool = False
 
 
-@dataclass(slots=True)
-class _Step:
-    """What a blocked line still waits for: "sync" (planner empty, then dwell ``t`` s),
-    "dwell" (until clock ``t``), "move" (planner space), "flow" (M0 pause, M2/M30 end)."""
-
-    kind: str
-    t: float = 0.0
-    target: tuple[float, ...] = ()
-    feed: float | None = None
-    flow: int = 0
-
-
 class GrblEngine:
     """One simulated Grbl 1.1h controller. ``feed`` takes the bytes a host wrote and returns
     Grbl's output; ``poll`` returns what time produced (a deferred ``ok``, the banner after
@@ -83,12 +68,13 @@ class GrblEngine:
             [cfg.steps_per_mm] * n, [cfg.max_rate_mm_min] * n, [cfg.acceleration_mm_s2] * n
         )
         self._report = Reporter(cfg.axes, self._settings)
+        self._system = SystemCommands(self._settings, self._report, self._motion, self._emit)
         self._serial = SerialInput(drop_overflow=cfg.drop_rx_overflow)
         self._out, self._rt = bytearray(BANNER), set[int]()
         self._state, self._hold_done, self._holding = IDLE, False, False
         self._reset, self._alarm, self._busy_until = False, 0, -math.inf
-        self._pending: list[_Step] | None = None
-        self._gc, self._build_info = ParserState([0.0] * n), ""
+        self._pending: PendingLine | None = None
+        self._gc = ParserState([0.0] * n)
 
     def feed(self, data: bytes) -> bytes:
         """Receive ``data`` byte by byte, as the serial interrupt does; return the output."""
@@ -204,7 +190,8 @@ class GrblEngine:
     def _main_loop(self, now: float) -> None:
         while not self._suspended:
             if self._pending is not None:
-                if not self._run_pending(now) or self._suspended:
+                done = self._pending.advance(now, self._motion, self._state == RUN, self._flow)
+                if not done or self._suspended:
                     return
                 self._pending = None
                 self._emit("ok")
@@ -215,7 +202,9 @@ class GrblEngine:
 
     def _execute(self, line: Line) -> None:
         if line.overflow or not line.text or line.text.startswith("$"):
-            code = 11 if line.overflow else self._system(line.text) if line.text else 0
+            code = 11 if line.overflow else 0
+            if line.text and not line.overflow:
+                code, self._state = self._system.execute(line.text, self._state, self._gc)
             self._emit("ok" if code == 0 else f"error:{code}")
             return
         if self._state == ALARM:
@@ -226,82 +215,12 @@ class GrblEngine:
         except GcodeError as err:
             self._emit(f"error:{err.code}")
             return
-        self._gc, steps = block.state, []
-        if block.dwell_s is not None:
-            slices = math.ceil(block.dwell_s / DWELL_TIME_STEP_S - 1e-9)
-            steps.append(_Step("sync", t=slices * DWELL_TIME_STEP_S))
-        if block.target_mm is not None:
-            steps.append(_Step("move", target=block.target_mm, feed=block.feed_mm_min))
-        if block.program_flow is not None:
-            steps += [_Step("sync"), _Step("flow", flow=block.program_flow)]
-        self._pending = steps
+        self._gc, self._pending = block.state, PendingLine(block)
 
-    def _run_pending(self, now: float) -> bool:
-        """Advance the line the main loop is blocked on; True once it is done."""
-        steps = self._pending or []
-        while steps:
-            step = steps[0]
-            if step.kind == "sync":
-                if self._motion.queued or self._state == RUN:
-                    return False  # protocol_buffer_synchronize
-                steps[0] = _Step("dwell", t=now + step.t)
-                continue
-            if step.kind == "dwell" and now < step.t:
-                return False
-            if step.kind == "move":
-                if self._motion.full:
-                    return False  # mc_line waits for a free planner block
-                self._motion.add_line(step.target, step.feed)
-            elif step.kind == "flow" and step.flow == 0:
-                self._rt.add(ord("!"))  # M0: a feed hold once the planner is empty
-                self._realtime(now)
-            elif step.kind == "flow":
-                self._emit("[MSG:Pgm End]")
-            steps.pop(0)
-        return True
-
-    def _system(self, text: str) -> int:
-        """system.c ``system_execute_line``: run a ``$`` line, return Grbl's status code."""
-        cmd = text[1:2]
-        if cmd in ("$", "G", "C", "X") and len(text) > 2:
-            return 3
-        if cmd == "":
-            self._emit(_HELP)
-        elif cmd == "$":
-            if self._state in (RUN, HOLD):
-                return 8  # not idle: printing takes too long during a cycle
-            self._emit(*self._settings.lines())
-        elif cmd == "G":
-            self._emit(self._gc.report())
-        elif cmd == "X" and self._state == ALARM:
-            self._emit("[MSG:Caution: Unlocked]")
-            self._state = IDLE
-        elif cmd == "J":  # jogging: not modelled
-            return 8 if self._state != IDLE else 3 if text[2:3] != "=" else 20
-        elif cmd == "C":  # check mode: not modelled
-            return 3
-        elif cmd != "X":
-            return self._idle_command(text)
-        return 0
-
-    def _idle_command(self, text: str) -> int:
-        """The ``$`` commands system.c allows only in Idle or Alarm."""
-        if self._state not in (IDLE, ALARM):
-            return 8
-        if text == "$#":
-            self._emit(*self._report.parameters())
-        elif text == "$I":
-            self._emit(f"[VER:1.1h.20190825:{self._build_info}]", "[OPT:V,15,128]")
-        elif text.startswith("$I="):
-            self._build_info = text[3:]
-        elif text == "$N":
-            self._emit("$N0=", "$N1=")
-        elif text.startswith("$H"):
-            return 5  # homing cycle not enabled ($22=0)
-        elif text[1] in "#INSR":
-            return 3  # malformed, or $SLP/$RST/$Nx=: not modelled
+    def _flow(self, now: float, flow: int) -> None:
+        """Program flow once the planner is empty: M0 pauses, M2/M30 end the program."""
+        if flow == 0:
+            self._rt.add(ord("!"))  # M0: a feed hold once the planner is empty
+            self._realtime(now)
         else:
-            code = self._settings.store_line(text)
-            self._settings.apply(self._motion)
-            return code
-        return 0
+            self._emit("[MSG:Pgm End]")
