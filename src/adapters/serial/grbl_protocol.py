@@ -1,9 +1,9 @@
-"""Grbl 1.1 / FluidNC serial protocol without I/O: classify the lines Grbl sends, parse its
-status reports, format dose moves and name its error and alarm codes.
+"""Grbl 1.1 / FluidNC serial protocol without I/O: the real-time bytes and fixed lines we
+send, the kinds of line Grbl sends back, its status reports and our dose moves.
 
-Kept pure so every rule can be tested line by line. Sources: gnea/grbl
-``doc/markdown/interface.md`` (message types, status report fields) and
-``doc/csv/error_codes_en_US.csv`` / ``alarm_codes_en_US.csv`` (code meanings).
+Kept pure so every rule can be tested line by line. Source: gnea/grbl
+``doc/markdown/interface.md`` (message types, status report fields). What the numbers in
+``error:N`` / ``ALARM:N`` mean lives in ``grbl_codes``.
 """
 
 from __future__ import annotations
@@ -27,68 +27,6 @@ SYNC_LINE = "G4 P0"  # its ok arrives once every queued motion finished (mc_dwel
 UNLOCK_LINE = "$X"
 MAX_LINE_CHARS = 79  # Grbl 1.1 LINE_BUFFER_SIZE is 80 including the terminator (error:11)
 POSITION_AXES = "XYZABCUVW"  # interface.md: values come in X, Y, Z (then A...) order
-CRITICAL_ALARMS = frozenset({1, 2})  # hard/soft limit: Grbl waits for a reset, ignores "?"
-
-ERROR_MESSAGES: Mapping[int, str] = {
-    1: "Expected command letter",
-    2: "Bad number format",
-    3: "Invalid statement",
-    4: "Value < 0",
-    5: "Setting disabled (homing not enabled)",
-    6: "Value < 3 usec",
-    7: "EEPROM read fail, using defaults",
-    8: "Not idle",
-    9: "G-code lock (alarm or jog state)",
-    10: "Homing not enabled",
-    11: "Line overflow",
-    12: "Step rate > 30kHz",
-    13: "Check door",
-    14: "Line length exceeded",
-    15: "Travel exceeded",
-    16: "Invalid jog command",
-    17: "Setting disabled (laser mode requires PWM output)",
-    20: "Unsupported command",
-    21: "Modal group violation",
-    22: "Undefined feed rate",
-    23: "Command requires an integer value",
-    24: "More than one command requires axis words",
-    25: "Repeated g-code word",
-    26: "No axis words found",
-    27: "Invalid line number",
-    28: "Missing a required value word",
-    29: "G59.x work coordinate systems not supported",
-    30: "G53 only allowed with G0 and G1",
-    31: "Axis words found with no command to use them",
-    32: "Arc needs at least one in-plane axis word",
-    33: "Invalid motion target",
-    34: "Invalid arc radius",
-    35: "Arc needs at least one in-plane offset word",
-    36: "Unused value words found",
-    37: "Tool length offset not on the configured axis",
-    38: "Tool number greater than supported",
-}
-
-ALARM_MESSAGES: Mapping[int, str] = {
-    1: "Hard limit",
-    2: "Soft limit",
-    3: "Abort during cycle",
-    4: "Probe fail (probe not in expected initial state)",
-    5: "Probe fail (no contact within travel)",
-    6: "Homing fail (reset during homing)",
-    7: "Homing fail (safety door opened)",
-    8: "Homing fail (pull-off did not clear limit switch)",
-    9: "Homing fail (limit switch not found)",
-}
-
-
-def error_message(number: int) -> str:
-    """Grbl's short message for ``error:<number>`` (error_codes_en_US.csv)."""
-    return ERROR_MESSAGES.get(number, f"unknown error {number}")
-
-
-def alarm_message(number: int) -> str:
-    """Grbl's short message for ``ALARM:<number>`` (alarm_codes_en_US.csv)."""
-    return ALARM_MESSAGES.get(number, f"unknown alarm {number}")
 
 
 class LineKind(enum.Enum):

@@ -6,11 +6,10 @@ import math
 
 import pytest
 
+from adapters.serial.grbl_codes import alarm_message, error_message
 from adapters.serial.grbl_protocol import (
     LineKind,
-    alarm_message,
     classify,
-    error_message,
     format_move,
     parse_status,
 )
