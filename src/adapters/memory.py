@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import threading
-
 from domain.status import SystemSnapshot
 
 
@@ -13,12 +11,9 @@ class InMemoryStatusBoard:
 
     def __init__(self) -> None:
         self._latest: SystemSnapshot | None = None
-        self._published = threading.Condition()
 
     def publish(self, snapshot: SystemSnapshot) -> None:
-        with self._published:
-            self._latest = snapshot
-            self._published.notify_all()
+        self._latest = snapshot  # one reference store: atomic, readers never see half
 
     def latest(self) -> SystemSnapshot:
         """The latest snapshot; raises ``LookupError`` before the first publish."""

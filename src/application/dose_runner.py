@@ -55,10 +55,12 @@ class DoseRunner:
 
     @property
     def connected(self) -> bool:
+        """Whether the controller link is up."""
         return self._link.connected
 
     @property
     def dosing(self) -> bool:
+        """Whether any pump runs a dose (the control plane then polls at the fast rate)."""
         return any(p.active is not None for p in self._pumps.values())
 
     def connect(self) -> bool:

@@ -17,4 +17,6 @@ class ListHistory:
         self._journal = journal
 
     def execute(self, limit: int = 100, since: datetime | None = None) -> list[DoseRecord]:
+        """At most ``limit`` doses started at or after ``since`` (timezone-aware), newest
+        first. Volumes in ml, flow rates in ml/min."""
         return self._journal.history(limit=max(1, min(limit, MAX_LIMIT)), since=since)

@@ -25,4 +25,6 @@ class ReportStatus:
         self._started = clock.monotonic()
 
     def execute(self) -> StatusReport:
+        """The latest snapshot and uptime (s); raises ``LookupError`` before the control
+        plane's first publish (the runner publishes when it is built, so only in tests)."""
         return StatusReport(self._board.latest(), self._clock.monotonic() - self._started)

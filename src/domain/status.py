@@ -34,6 +34,7 @@ class PumpView:
 
     @classmethod
     def of(cls, pump: Pump) -> PumpView:
+        """Copy what others may see of ``pump`` now."""
         active = pump.active
         return cls(
             pump_id=pump.pump_id,
@@ -69,6 +70,7 @@ class SystemSnapshot:
 
     @classmethod
     def of(cls, pumps: list[Pump], controller: ControllerView) -> SystemSnapshot:
+        """Snapshot ``pumps`` and the link; DISPENSING while any pump doses or holds."""
         dispensing = any(p.state in (PumpState.DOSING, PumpState.HOLDING) for p in pumps)
         return cls(
             state=SystemState.DISPENSING if dispensing else SystemState.IDLE,
