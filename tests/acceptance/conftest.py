@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from bootstrap.containers import UseCases, bootstrap
+from bootstrap.settings import HttpSettings, Settings
 
 
 class Daemon:
@@ -49,19 +50,9 @@ def wiring(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 def settings(tmp_path: Path) -> dict[str, Any]:
-    return {
-        "data_dir": str(tmp_path),
-        "log_level": "info",
-        "device": {"id": "", "name": "doser", "location": ""},
-        "http": {"host": "127.0.0.1", "port": 0, "token": "acceptance-token"},
-        "controller": {
-            "driver": "grbl",
-            "port": "",
-            "baudrate": 115200,
-            "poll_interval_s": 0.05,
-        },
-        "pumps": [],
-    }
+    """The daemon's settings as bootstrap receives them; scenarios add their pumps."""
+    configured = Settings(data_dir=tmp_path, http=HttpSettings(token="acceptance-token"))
+    return configured.model_dump(mode="json")
 
 
 @pytest.fixture
