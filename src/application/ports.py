@@ -12,6 +12,7 @@ from typing import Protocol
 from domain.events import DoseOutcome
 from domain.journal import DoseRecord
 from domain.motion import ControllerStatus
+from domain.registration import DeviceRegistration
 from domain.status import SystemSnapshot
 
 
@@ -100,3 +101,78 @@ class StatusBoard(Protocol):
 
     def latest(self) -> SystemSnapshot:
         """The latest snapshot."""
+
+
+# A value the non-volatile store keeps, with its type (as ESP32 NVS: str, int, float, bool,
+# blob).
+NvsValue = str | int | float | bool | bytes
+
+
+class NonVolatileStore(Protocol):
+    """NVS-like key-value store: namespaces of typed values that survive power loss.
+
+    Writes are atomic per call (all keys of one ``set_many`` or none); reads of one
+    ``get_all`` see one consistent state. Raises ``OSError``/storage errors on failure.
+    """
+
+    def get(self, namespace: str, key: str) -> NvsValue | None:
+        """The value stored under ``namespace``/``key``, or None."""
+
+    def get_all(self, namespace: str) -> dict[str, NvsValue]:
+        """Every key of ``namespace`` with its value, read in one transaction."""
+
+    def set_many(self, namespace: str, values: Mapping[str, NvsValue]) -> None:
+        """Store every key of ``values`` in one atomic commit."""
+
+    def erase(self, namespace: str, key: str) -> None:
+        """Remove ``key`` (no error when absent)."""
+
+
+class BrokerSession(Protocol):
+    """One MQTT session with the monitoring broker, the same client reused across
+    reconnects (clean session, Last Will ``offline`` retained on the availability topic).
+
+    ``connect`` and ``wait_lost`` are called by the connection supervisor's thread only;
+    ``register`` and ``disconnect`` may be called from any thread.
+    """
+
+    def connect(self, timeout_s: float) -> str:
+        """Open the transport (TCP, TLS, WebSocket handshake), send CONNECT and wait for a
+        successful CONNACK, then publish ``online`` (retained). Returns the local IP
+        address of the connection. Raises ``BrokerUnavailable`` with the reason (refused
+        with the broker's reason code, unreachable, handshake or CONNACK timed out after
+        ``timeout_s`` s)."""
+
+    def wait_lost(self, timeout_s: float) -> str | None:
+        """Block up to ``timeout_s`` (s); the reason if the session dropped, else None."""
+
+    def register(self, registration: DeviceRegistration) -> None:
+        """Publish the registration message (QoS 1, not retained). Raises
+        ``BrokerUnavailable`` when not connected."""
+
+    def disconnect(self) -> None:
+        """Publish ``offline`` (retained) and disconnect cleanly; idempotent. (A clean
+        DISCONNECT makes the broker drop the Last Will, so it is published by hand.)"""
+
+
+class NetworkIdentity(Protocol):
+    """The device's addresses as the operating system reports them."""
+
+    def mac_for(self, local_ip: str) -> str:
+        """MAC (``AA:BB:CC:DD:EE:FF``) of the interface holding ``local_ip``; for a
+        loopback address, the first interface with a real MAC. Raises ``LookupError``."""
+
+    def device_mac(self) -> str:
+        """The MAC that names the device (client id): the first non-loopback interface
+        with a real MAC, in interface-name order. Raises ``LookupError`` if none."""
+
+
+class Sleeper(Protocol):
+    """Waiting that shutdown can cut short."""
+
+    def wait(self, seconds: float) -> bool:
+        """Sleep up to ``seconds`` (s); True if shutdown was requested (at once then)."""
+
+    @property
+    def stopping(self) -> bool:
+        """True once shutdown was requested."""

@@ -69,3 +69,9 @@ class ControllerUnavailable(DoserError):
     """The controller link is down or did not answer in time."""
 
     code = "controller_unavailable"
+
+
+class BrokerUnavailable(DoserError):
+    """The MQTT broker could not be reached, refused us, or the session dropped."""
+
+    code = "broker_unavailable"
