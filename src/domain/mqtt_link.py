@@ -79,6 +79,18 @@ class ConnectionLost:
 
 LinkEvent = Connected | RegistrationDue | ConnectionLost
 
+
+@dataclass(frozen=True, slots=True)
+class LinkView:
+    """The link as status readers see it: state, consecutive failures, the current wait
+    before the next attempt (s) and the last error."""
+
+    state: LinkState
+    failures: int
+    next_delay_s: float
+    last_error: str
+
+
 _DIS, _ING, _ED, _WAIT = LinkState
 
 _TRANSITIONS: list[TransitionConfigDict] = [
@@ -117,6 +129,10 @@ class MqttLink:
     @property
     def is_connected(self) -> bool:
         return self.state is LinkState.CONNECTED
+
+    def view(self) -> LinkView:
+        """An immutable copy for readers on other threads."""
+        return LinkView(self.state, self.failures, self.next_delay_s, self.last_error)
 
     def connecting(self) -> None:
         """An attempt starts now."""
