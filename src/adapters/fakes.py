@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
+from adapters.storage.nvs import check_name, check_value
 from application.ports import NvsValue
 from domain.errors import BrokerUnavailable, ControllerRejected, ControllerUnavailable
 from domain.events import DoseOutcome
@@ -210,30 +211,42 @@ class ManualClock:
 
 class InMemoryNvs:
     """``NonVolatileStore`` in a dict of dicts; ``set_many`` is atomic under a lock and
-    refuses (all of it) a value of a type NVS cannot keep."""
+    refuses (all of it) what the SQLite store refuses (names, types, ranges)."""
 
     def __init__(self) -> None:
         self._data: dict[str, dict[str, NvsValue]] = {}
         self._lock = threading.Lock()
 
     def get(self, namespace: str, key: str) -> NvsValue | None:
+        check_name("namespace", namespace)
+        check_name("key", key)
         with self._lock:
             return self._data.get(namespace, {}).get(key)
 
     def get_all(self, namespace: str) -> dict[str, NvsValue]:
+        check_name("namespace", namespace)
         with self._lock:
             return dict(self._data.get(namespace, {}))
 
     def set_many(self, namespace: str, values: Mapping[str, NvsValue]) -> None:
+        # the same name and value rules as the SQLite store, so fakes refuse what it refuses
+        check_name("namespace", namespace)
         for key, value in values.items():
-            if not isinstance(value, str | int | float | bool | bytes):
-                raise TypeError(f"NVS cannot store {type(value).__name__} under {key!r}")
+            check_name("key", key)
+            check_value(key, value)
         with self._lock:
             self._data.setdefault(namespace, {}).update(values)
 
     def erase(self, namespace: str, key: str) -> None:
+        check_name("namespace", namespace)
+        check_name("key", key)
         with self._lock:
             self._data.get(namespace, {}).pop(key, None)
+
+    def erase_namespace(self, namespace: str) -> None:
+        check_name("namespace", namespace)
+        with self._lock:
+            self._data.pop(namespace, None)
 
 
 class FakeBrokerSession:

@@ -9,9 +9,9 @@ import threading
 from pathlib import Path
 
 from adapters.sim.pty_host import PtyGrblSimulator
-from bootstrap.containers import SIMULATED_GRBL
 from bootstrap.daemon import run_daemon
 from bootstrap.logs import configure_logging
+from bootstrap.resources import SIMULATED_GRBL
 from bootstrap.settings import ConfigError, load_settings
 
 

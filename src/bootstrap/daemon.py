@@ -1,23 +1,26 @@
 """The daemon: start order, threads and signals (DESIGN §2).
 
-Start order: settings → token → resources (journal, simulator) → control-plane thread
-(owns the serial port and connects to the controller) → HTTP server. SIGTERM/SIGINT make
-uvicorn finish, then the control plane feed-holds any running dose, flushes and closes the
-port, and the process exits 0.
+Start order (the user's): settings → token → resources (NVS, journal, simulator) →
+control-plane thread (owns the serial port, connects to the controller) → HTTP server
+listening → only then the MQTT supervisor thread. SIGTERM/SIGINT make uvicorn finish; the
+supervisor publishes ``offline`` and disconnects; the control plane feed-holds any running
+dose, flushes and closes the port; the process exits 0.
 """
 
 from __future__ import annotations
 
 import signal
+import socket
 import sys
 import threading
+from collections.abc import Callable
 from types import FrameType
 
 import structlog
 import uvicorn
 
 from adapters.storage.token_file import load_or_create_token
-from bootstrap.containers import Wiring, bootstrap
+from bootstrap.containers import UseCases, Wiring, bootstrap
 from bootstrap.settings import SIMULATED_PUMPS, ConfigError, Settings
 
 log = structlog.get_logger("doser.daemon")
@@ -49,45 +52,92 @@ def run_daemon(settings: Settings, *, simulate: bool) -> int:
     """Run until SIGTERM/SIGINT; returns the exit code (0 on a clean stop)."""
     settings = prepare(settings, simulate=simulate)
     wiring: Wiring = "simulated" if simulate else "real"
-    app = bootstrap(settings.model_dump(mode="json"), wiring=wiring)
-    stop = threading.Event()
-    server = uvicorn.Server(
-        uvicorn.Config(
-            app.http_app(),
-            host=settings.http.host,
-            port=settings.http.port,
-            log_config=None,
-            access_log=False,
-            lifespan="off",
-        )
-    )
+    daemon = Daemon(bootstrap(settings.model_dump(mode="json"), wiring=wiring), settings, wiring)
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
         # uvicorn installs its own handlers while serving and re-raises the signal to this
         # one when it returns; here it only has to make everything wind down.
         log.info("signal", signal=signal.Signals(signum).name)
-        stop.set()
-        server.should_exit = True
+        daemon.request_stop()
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    app.init_resources()
-    plane = threading.Thread(
-        target=app.control_plane().run, args=(stop,), name="control-plane", daemon=True
-    )
-    try:
-        plane.start()
-        log.info(
-            "started",
-            http=f"http://{settings.http.host}:{settings.http.port}",
-            controller="simulator" if simulate else settings.controller.port,
-            pumps=[p.id for p in settings.pumps],
-        )
-        if not stop.is_set():
-            server.run()
-    finally:
-        stop.set()
-        plane.join(timeout=30)
-        app.shutdown_resources()
-        log.info("stopped")
+    daemon.run()
     return 0
+
+
+class Daemon:
+    """The running daemon on a wired container: threads in the user's start order.
+
+    ``run`` blocks until ``request_stop`` (from a signal handler or another thread).
+    """
+
+    def __init__(self, app: UseCases, settings: Settings, wiring: Wiring = "real") -> None:
+        self.app = app
+        self._settings = settings
+        self._wiring = wiring
+        self._stop = threading.Event()
+        supervisor = app.supervisor()
+        self._mqtt = threading.Thread(
+            target=supervisor.run if supervisor else None, name="mqtt-supervisor", daemon=True
+        )
+        self.server = _ListeningServer(
+            uvicorn.Config(
+                app.http_app(),
+                host=settings.http.host,
+                port=settings.http.port,
+                log_config=None,
+                access_log=False,
+                lifespan="off",
+            ),
+            on_listening=self._mqtt.start if supervisor else lambda: None,
+        )
+
+    def request_stop(self) -> None:
+        """Make ``run`` wind down and return; callable from any thread."""
+        self._stop.set()
+        self.server.should_exit = True
+
+    def run(self) -> None:
+        """Open resources, start the control plane, serve HTTP (then MQTT) until stopped."""
+        settings = self._settings
+        self.app.init_resources()
+        plane = threading.Thread(
+            target=self.app.control_plane().run,
+            args=(self._stop,),
+            name="control-plane",
+            daemon=True,
+        )
+        try:
+            plane.start()
+            log.info(
+                "started",
+                http=f"http://{settings.http.host}:{settings.http.port}",
+                controller=settings.controller.port if self._wiring == "real" else self._wiring,
+                mqtt=settings.mqtt.url or "disabled",
+                pumps=[p.id for p in settings.pumps],
+            )
+            if not self._stop.is_set():
+                self.server.run()
+        finally:
+            self._stop.set()
+            self.app.adapters.sleeper().stop()
+            if self._mqtt.is_alive():
+                self._mqtt.join(timeout=settings.mqtt.connect_timeout_s + 5)
+            plane.join(timeout=30)
+            self.app.shutdown_resources()
+            log.info("stopped")
+
+
+class _ListeningServer(uvicorn.Server):
+    """uvicorn's server that calls ``on_listening`` once its sockets accept connections
+    (lifespan startup runs before the bind, so it cannot serve this purpose)."""
+
+    def __init__(self, config: uvicorn.Config, on_listening: Callable[[], None]) -> None:
+        super().__init__(config)
+        self._on_listening = on_listening
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        if self.started:
+            self._on_listening()

@@ -11,13 +11,15 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
+
+from adapters.mqtt.broker_url import check_ca_file, parse_broker_url
 
 _TOML_PATH: contextvars.ContextVar[Path | None] = contextvars.ContextVar("toml", default=None)
 
@@ -40,6 +42,50 @@ class HttpSettings(_Section):
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=0, le=65535)
     token: str = ""
+
+
+class MqttSettings(_Section):
+    """The monitoring broker (DESIGN §3, §5). An empty ``url`` disables MQTT."""
+
+    url: str = "ws://127.0.0.1:9001/mqtt"
+    username: str = ""
+    password: str = ""
+    ca_file: str = ""
+    client_id_prefix: str = Field(default="doser", pattern=r"^[A-Za-z0-9_-]{1,16}$")
+    base_topic: str = Field(default="doser", min_length=1)
+    registration_topic: str = Field(default="doser/device/registration", min_length=1)
+    keepalive_s: int = Field(default=30, ge=5, le=65535)
+    connect_timeout_s: float = Field(default=10.0, gt=0, le=300)
+    backoff_initial_s: float = Field(default=30.0, gt=0, allow_inf_nan=False)
+    backoff_max_s: float = Field(default=3600.0, gt=0, allow_inf_nan=False)
+    backoff_jitter: float = Field(default=0.0, ge=0, le=1)
+    discovery_prefix: str = "homeassistant"
+
+    @field_validator("url")
+    @classmethod
+    def _broker_url(cls, url: str) -> str:
+        if url:
+            parse_broker_url(url)  # ValueError names what is wrong
+        return url
+
+    @field_validator("ca_file")
+    @classmethod
+    def _readable_ca(cls, path: str) -> str:
+        check_ca_file(path)  # ValueError names the file and why
+        return path
+
+    @field_validator("base_topic", "registration_topic")
+    @classmethod
+    def _publishable_topic(cls, topic: str) -> str:
+        if "+" in topic or "#" in topic or "\x00" in topic:
+            raise ValueError("a topic to publish on may not contain +, # or NUL")
+        return topic
+
+    @model_validator(mode="after")
+    def _backoff_cap(self) -> MqttSettings:
+        if self.backoff_max_s < self.backoff_initial_s:
+            raise ValueError("backoff_max_s must be at least backoff_initial_s")
+        return self
 
 
 class ControllerSettings(_Section):
@@ -75,6 +121,7 @@ class Settings(BaseSettings):
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     device: DeviceSettings = DeviceSettings()
     http: HttpSettings = HttpSettings()
+    mqtt: MqttSettings = MqttSettings()
     controller: ControllerSettings = ControllerSettings()
     pumps: list[PumpSettings] = []
 

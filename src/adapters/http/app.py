@@ -17,14 +17,14 @@ from starlette.routing import Route
 
 from adapters.http import serialize
 from adapters.http.auth import BearerAuthMiddleware
+from adapters.http.config_routes import ConfigEndpoints
 from adapters.http.errors import UnexpectedErrorMiddleware, exception_handlers
-from adapters.http.serialize import RequestRejected
+from adapters.http.serialize import RequestRejected, read_body
+from application.device_config import ReadDeviceConfig, UpdateDeviceConfig
 from application.dispense_volume import DispenseVolume
 from application.list_history import ListHistory
 from application.report_status import ReportStatus, StatusReport
 from application.stop_pump import StopPump
-
-MAX_BODY_BYTES = 16 * 1024  # a dose request is tens of bytes; refuse anything absurd
 
 
 def create_http_app(
@@ -33,6 +33,8 @@ def create_http_app(
     stop: StopPump,
     status: ReportStatus,
     history: ListHistory,
+    read_config: ReadDeviceConfig,
+    update_config: UpdateDeviceConfig,
     token: str,
 ) -> Starlette:
     """Build the Starlette app serving the dosing API over the given use cases.
@@ -45,6 +47,7 @@ def create_http_app(
     if not token:
         raise ValueError("the HTTP API token must not be empty")
     api = _Endpoints(dispense, stop, status, history)
+    config = ConfigEndpoints(read_config, update_config)
     routes = [
         Route("/healthz", api.healthz, methods=["GET"]),
         Route("/api/status", api.status, methods=["GET"]),
@@ -52,6 +55,8 @@ def create_http_app(
         Route("/api/pump/{pump_id}/dispense", api.dispense, methods=["POST"]),
         Route("/api/pump/{pump_id}/stop", api.stop, methods=["POST"]),
         Route("/api/history", api.history, methods=["GET"]),
+        Route("/api/config", config.get, methods=["GET"]),
+        Route("/api/config", config.post, methods=["POST"]),
     ]
     return Starlette(
         routes=routes,
@@ -107,7 +112,7 @@ class _Endpoints:
 
         The dose then runs on its own; follow it in /api/pumps and /api/history.
         """
-        volume_ml, flow_rate_ml_min = serialize.parse_dose_request(await _read_body(request))
+        volume_ml, flow_rate_ml_min = serialize.parse_dose_request(await read_body(request))
         pump_id = request.path_params["pump_id"]
         dose_id = await run_in_threadpool(
             self._dispense.execute, pump_id, volume_ml, flow_rate_ml_min
@@ -141,13 +146,3 @@ class _Endpoints:
             return await run_in_threadpool(self._status.execute)
         except LookupError:  # the control plane has not published its first snapshot
             raise RequestRejected(503, "not_ready", "no status snapshot yet") from None
-
-
-async def _read_body(request: Request) -> bytes:
-    # Counted while streaming rather than trusting Content-Length (absent when chunked).
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > MAX_BODY_BYTES:
-            raise RequestRejected(413, "payload_too_large", f"body exceeds {MAX_BODY_BYTES} bytes")
-    return bytes(body)

@@ -18,6 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from adapters.http.serialize import RequestRejected, error_body
 from domain.errors import (
+    BrokerUnavailable,
     ControllerFault,
     ControllerRejected,
     ControllerUnavailable,
@@ -27,6 +28,7 @@ from domain.errors import (
     PumpFaulted,
     UnknownPump,
 )
+from domain.registration import InvalidProfile
 
 logger = logging.getLogger(__name__)
 
@@ -39,6 +41,8 @@ _STATUS_OF: dict[type[DoserError], int] = {
     ControllerRejected: 409,
     ControllerFault: 409,
     ControllerUnavailable: 503,
+    InvalidProfile: 422,
+    BrokerUnavailable: 503,
 }
 _HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}
 
@@ -61,7 +65,7 @@ def _doser_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, DoserError)
     status = next((_STATUS_OF[c] for c in type(exc).__mro__ if c in _STATUS_OF), 409)
     extra: dict[str, object] = {}
-    if isinstance(exc, InvalidDose):
+    if isinstance(exc, InvalidDose | InvalidProfile):
         extra["field"] = exc.field
     if isinstance(exc, ControllerRejected):
         extra["controllerError"] = exc.number

@@ -12,9 +12,13 @@ import json
 from datetime import UTC, datetime
 from typing import Any, NoReturn
 
+from starlette.requests import Request
+
+from application.device_config import DeviceConfig
 from application.report_status import StatusReport
 from domain.errors import InvalidDose
 from domain.journal import DoseRecord
+from domain.mqtt_link import LinkView
 from domain.status import PumpView
 
 _JSON_TYPE_NAMES: dict[type, str] = {
@@ -49,7 +53,7 @@ def parse_dose_request(body: bytes) -> tuple[float, float]:
     and ``InvalidDose`` naming the field when ``volume`` or ``flowRate`` is missing or not a
     JSON number (strings and booleans are refused, never coerced). Other keys are ignored.
     """
-    data = _load_object(body)
+    data = load_object(body)
     return _number(data, "volume", "ml"), _number(data, "flowRate", "ml/min")
 
 
@@ -85,6 +89,9 @@ def parse_since(raw: str | None) -> datetime | None:
     return since.astimezone(UTC)
 
 
+MAX_BODY_BYTES = 16 * 1024  # a request body here is tens of bytes; refuse anything absurd
+
+
 def status_json(report: StatusReport) -> dict[str, Any]:
     """``GET /api/status`` body; see the handler's docstring for the shape."""
     snapshot = report.snapshot
@@ -96,6 +103,7 @@ def status_json(report: StatusReport) -> dict[str, Any]:
             "state": snapshot.controller.state,
             "detail": snapshot.controller.detail or None,
         },
+        "mqtt": link_json(report.mqtt),
         "pumps": [pump_json(view) for view in snapshot.pumps],
     }
 
@@ -132,6 +140,28 @@ def record_json(record: DoseRecord) -> dict[str, Any]:
     }
 
 
+def link_json(view: LinkView | None) -> dict[str, Any] | None:
+    """The MQTT link for status and config bodies (null when MQTT is disabled)."""
+    if view is None:
+        return None
+    return {
+        "state": view.state.value,
+        "failures": view.failures,
+        "nextRetrySec": view.next_delay_s,
+        "lastError": view.last_error or None,
+    }
+
+
+def config_json(config: DeviceConfig) -> dict[str, Any]:
+    """``GET /api/config`` body."""
+    return {
+        "deviceId": config.device_id,
+        "deviceName": config.profile.name,
+        "location": config.profile.location,
+        "mqtt": link_json(config.mqtt),
+    }
+
+
 def _iso(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
@@ -140,7 +170,9 @@ def _refuse_constant(literal: str) -> NoReturn:
     raise ValueError(f"{literal} is not a JSON number (JSON has no NaN or Infinity)")
 
 
-def _load_object(body: bytes) -> dict[str, Any]:
+def load_object(body: bytes) -> dict[str, Any]:
+    """Decode a request body that must be a JSON object; raises ``RequestRejected`` (400)
+    for invalid JSON, bad UTF-8, NaN/Infinity literals or another JSON type."""
     try:
         data = json.loads(body, parse_constant=_refuse_constant)
     except (ValueError, RecursionError) as exc:  # JSONDecodeError and bad UTF-8 are ValueErrors
@@ -162,3 +194,14 @@ def _number(data: dict[str, Any], field: str, unit: str) -> float:
         return float(value)
     except OverflowError:  # an integer literal with hundreds of digits
         raise InvalidDose(f"{field} is out of range", field=field) from None
+
+
+async def read_body(request: Request) -> bytes:
+    """The request body, at most ``MAX_BODY_BYTES``; raises ``RequestRejected`` (413)."""
+    # Counted while streaming rather than trusting Content-Length (absent when chunked).
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_BODY_BYTES:
+            raise RequestRejected(413, "payload_too_large", f"body exceeds {MAX_BODY_BYTES} bytes")
+    return bytes(body)

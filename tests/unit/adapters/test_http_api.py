@@ -13,20 +13,10 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
-from adapters.clock import SystemClock
 from adapters.fakes import FakeMotionController, InMemoryJournal
-from adapters.http.app import create_http_app
-from adapters.memory import InMemoryStatusBoard
-from application.control_plane import ControlPlane
-from application.dispense_volume import DispenseVolume
-from application.dose_runner import DoseRunner
-from application.list_history import ListHistory
-from application.report_status import ReportStatus
-from application.stop_pump import StopPump
-from domain.calibration import Calibration
-from domain.dose import PumpLimits
+from bootstrap.containers import UseCases, bootstrap
+from bootstrap.settings import HttpSettings, PumpSettings, Settings
 from domain.journal import DoseRecord
-from domain.pump import PumpSpec
 
 TOKEN = "pump-room-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -41,33 +31,29 @@ class Rig:
     client: TestClient
     controller: FakeMotionController
     journal: InMemoryJournal
+    app: UseCases
+
+
+def fake_app(token: str = TOKEN) -> UseCases:
+    """The daemon's container wired on the fakes, with pumps X and Y."""
+    pumps = [
+        PumpSettings(id=axis, name=name, ml_per_mm=0.05, max_flow_ml_min=15.0)
+        for axis, name in (("X", "DMDEE"), ("Y", "T-12"))
+    ]
+    settings = Settings(http=HttpSettings(token=token), pumps=pumps)
+    return bootstrap(settings.model_dump(mode="json"), wiring="fake")
 
 
 @pytest.fixture
 def rig() -> Iterator[Rig]:
-    controller, journal, clock = FakeMotionController(), InMemoryJournal(), SystemClock()
-    board = InMemoryStatusBoard()
-    pumps = [
-        PumpSpec("X", "DMDEE", Calibration(0.05), PumpLimits(15.0, 500.0)),
-        PumpSpec("Y", "T-12", Calibration(0.05), PumpLimits(15.0, 500.0)),
-    ]
-    # a short idle poll lets the plane notice the stop event quickly at teardown
-    runner = DoseRunner(controller, pumps, journal, clock, board)
-    plane = ControlPlane(runner, clock, idle_poll_interval_s=0.1)
+    app = fake_app()
     stop = threading.Event()
-    thread = threading.Thread(target=plane.run, args=(stop,), daemon=True)
+    thread = threading.Thread(target=app.control_plane().run, args=(stop,), daemon=True)
     thread.start()
-    app = create_http_app(
-        dispense=DispenseVolume(plane),
-        stop=StopPump(plane),
-        status=ReportStatus(board, clock),
-        history=ListHistory(journal),
-        token=TOKEN,
-    )
     try:
-        with TestClient(app) as client:
+        with TestClient(app.http_app()) as client:
             wait_for(lambda: client.get("/api/status").json()["controller"]["connected"])
-            yield Rig(client, controller, journal)
+            yield Rig(client, app.adapters.controller(), app.adapters.journal(), app)
     finally:
         stop.set()
         thread.join(timeout=5)
@@ -301,19 +287,8 @@ def test_a_dose_with_the_right_token_is_accepted(rig: Rig) -> None:
 
 
 def test_an_empty_token_is_refused_when_building_the_app() -> None:
-    board, clock = InMemoryStatusBoard(), SystemClock()
-    plane = ControlPlane(
-        DoseRunner(FakeMotionController(), [], InMemoryJournal(), clock, board), clock
-    )
-
     with pytest.raises(ValueError, match="token"):
-        create_http_app(
-            dispense=DispenseVolume(plane),
-            stop=StopPump(plane),
-            status=ReportStatus(board, clock),
-            history=ListHistory(InMemoryJournal()),
-            token="",
-        )
+        fake_app(token="").http_app()
 
 
 # History queries
@@ -378,19 +353,9 @@ class _BrokenJournal(InMemoryJournal):
 
 
 def test_an_unexpected_error_is_a_generic_json_500() -> None:
-    board, clock = InMemoryStatusBoard(), SystemClock()
-    plane = ControlPlane(
-        DoseRunner(FakeMotionController(), [], InMemoryJournal(), clock, board), clock
-    )
-    app = create_http_app(
-        dispense=DispenseVolume(plane),
-        stop=StopPump(plane),
-        status=ReportStatus(board, clock),
-        history=ListHistory(_BrokenJournal()),
-        token=TOKEN,
-    )
-
-    response = TestClient(app).get("/api/history")
+    app = fake_app()
+    with app.adapters.journal.override(_BrokenJournal()):
+        response = TestClient(app.http_app()).get("/api/history")
 
     assert response.status_code == 500
     assert response.json()["error"]["code"] == "internal_error"

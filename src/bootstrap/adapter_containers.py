@@ -1,0 +1,79 @@
+"""The adapter containers: real hardware, the built-in simulator, or in-memory fakes.
+
+All three expose the same provider names; that list is the port list.
+"""
+
+from __future__ import annotations
+
+from adapters.mqtt.session import PahoBrokerSession
+from adapters.network import OsNetworkIdentity
+from dependency_injector import containers, providers
+
+from adapters.clock import EventSleeper, SystemClock
+from adapters.fakes import (
+    FakeBrokerSession,
+    FakeMotionController,
+    FakeNetworkIdentity,
+    InMemoryJournal,
+    InMemoryNvs,
+)
+from adapters.memory import InMemoryStatusBoard
+from adapters.serial.grbl import GrblController
+from bootstrap.resources import mqtt_names, open_journal, open_nvs, run_grbl_simulator
+
+
+class RealAdapters(containers.DeclarativeContainer):
+    """A Grbl/FluidNC controller on the configured serial port; SQLite under data_dir."""
+
+    config = providers.Configuration(strict=True)
+    clock = providers.Singleton(SystemClock)
+    board = providers.Singleton(InMemoryStatusBoard)
+    journal = providers.Resource(open_journal, data_dir=config.data_dir)
+    controller = providers.Singleton(
+        GrblController, port=config.controller.port, baudrate=config.controller.baudrate
+    )
+    nvs = providers.Resource(open_nvs, data_dir=config.data_dir)
+    identity = providers.Singleton(OsNetworkIdentity)
+    sleeper = providers.Singleton(EventSleeper)
+    mqtt_names = providers.Singleton(
+        mqtt_names, mqtt=config.mqtt, device=config.device, identity=identity
+    )
+    broker = providers.Singleton(
+        PahoBrokerSession,
+        url=config.mqtt.url,
+        client_id=mqtt_names.provided.client_id,
+        username=config.mqtt.username,
+        password=config.mqtt.password,
+        ca_file=config.mqtt.ca_file,
+        keepalive_s=config.mqtt.keepalive_s,
+        availability_topic=mqtt_names.provided.availability_topic,
+        registration_topic=config.mqtt.registration_topic,
+    )
+
+
+class SimulatedAdapters(RealAdapters):
+    """As real, but the controller is the Grbl simulator on an in-process pty."""
+
+    simulator = providers.Resource(run_grbl_simulator)
+    controller = providers.Singleton(
+        GrblController,
+        port=simulator.provided.port,
+        baudrate=RealAdapters.config.controller.baudrate,
+    )
+
+
+class FakeAdapters(containers.DeclarativeContainer):
+    """Everything in memory: fast acceptance and unit runs."""
+
+    config = providers.Configuration(strict=True)
+    clock = providers.Singleton(SystemClock)
+    board = providers.Singleton(InMemoryStatusBoard)
+    journal = providers.Singleton(InMemoryJournal)
+    controller = providers.Singleton(FakeMotionController)
+    nvs = providers.Singleton(InMemoryNvs)
+    identity = providers.Singleton(FakeNetworkIdentity)
+    sleeper = providers.Singleton(EventSleeper)
+    mqtt_names = providers.Singleton(
+        mqtt_names, mqtt=config.mqtt, device=config.device, identity=identity
+    )
+    broker = providers.Singleton(FakeBrokerSession)

@@ -1,0 +1,84 @@
+"""Resources and derived values the adapter containers build: files under data_dir, the
+pty simulator, the MQTT names, the pump specs from config."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from adapters.sim.grbl import GrblConfig
+from adapters.sim.pty_host import PtyGrblSimulator
+from adapters.storage.journal import SqliteDoseJournal
+from adapters.storage.nvs import SqliteNvs
+from application.ports import NetworkIdentity
+from domain.calibration import Calibration
+from domain.dose import PumpLimits
+from domain.pump import PumpSpec
+from domain.registration import client_id_for
+
+
+def open_journal(data_dir: str) -> Iterator[SqliteDoseJournal]:
+    """Resource: the SQLite dose journal at ``<data_dir>/journal.sqlite3``."""
+    journal = SqliteDoseJournal(Path(data_dir) / "journal.sqlite3")
+    try:
+        yield journal
+    finally:
+        journal.close()
+
+
+# The simulated controller runs the simulated pumps (0.05 ml/mm, up to 150 ml/min) at full
+# flow: 150 ml/min needs 3000 mm/min, above stock Grbl's 1000 mm/min max rate.
+SIMULATED_GRBL = GrblConfig(max_rate_mm_min=3000.0)
+
+
+def run_grbl_simulator() -> Iterator[PtyGrblSimulator]:
+    """Resource: the Grbl simulator behind a real pty, for ``--simulate``."""
+    simulator = PtyGrblSimulator(config=SIMULATED_GRBL)
+    simulator.start()
+    try:
+        yield simulator
+    finally:
+        simulator.stop()
+
+
+def open_nvs(data_dir: str) -> Iterator[SqliteNvs]:
+    """Resource: the NVS store at ``<data_dir>/nvs.sqlite3``."""
+    nvs = SqliteNvs(Path(data_dir) / "nvs.sqlite3")
+    try:
+        yield nvs
+    finally:
+        nvs.close()
+
+
+@dataclass(frozen=True, slots=True)
+class MqttNames:
+    """Client id ``<prefix>_<last 3 MAC bytes>``, device id (``device.id`` or the client
+    id) and the availability topic ``<base_topic>/<device id>/availability`` (DESIGN §5)."""
+
+    client_id: str
+    device_id: str
+    availability_topic: str
+
+
+def mqtt_names(
+    mqtt: dict[str, Any], device: dict[str, Any], identity: NetworkIdentity
+) -> MqttNames:
+    """Derive the MQTT names from config and the device's MAC."""
+    client_id = client_id_for(mqtt["client_id_prefix"], identity.device_mac())
+    device_id = device["id"] or client_id
+    return MqttNames(client_id, device_id, f"{mqtt['base_topic']}/{device_id}/availability")
+
+
+def pump_specs(pumps: list[dict[str, Any]]) -> list[PumpSpec]:
+    """Domain pump specs from the ``[[pumps]]`` config tables."""
+    return [
+        PumpSpec(
+            pump_id=p["id"],
+            name=p["name"],
+            calibration=Calibration(p["ml_per_mm"]),
+            limits=PumpLimits(p["max_flow_ml_min"], p["max_dose_ml"]),
+        )
+        for p in pumps
+    ]
