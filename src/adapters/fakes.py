@@ -252,10 +252,18 @@ class InMemoryNvs:
 class FakeBrokerSession:
     """``BrokerSession`` in memory. ``up`` says whether the broker answers; ``refusal``
     makes it refuse CONNECT with that reason; ``drop(reason)`` ends a live session.
-    ``registrations`` and ``availability`` record what was published; ``connects``
-    counts good CONNACKs."""
+    ``registrations`` and ``availability`` record what was published, ``published`` the
+    ``(topic, payload)`` pairs; ``connects`` counts good CONNACKs."""
 
-    def __init__(self, local_ip: str = "192.0.2.10") -> None:
+    def __init__(
+        self,
+        local_ip: str = "192.0.2.10",
+        registration_topic: str = "doser/device/registration",
+        availability_topic: str = "doser/doser_A1B2C3/availability",
+    ) -> None:
+        self.registration_topic = registration_topic
+        self.availability_topic = availability_topic
+        self.published: list[tuple[str, str]] = []
         self.up = True
         self.refusal: str | None = None
         self.local_ip = local_ip
@@ -276,7 +284,7 @@ class FakeBrokerSession:
         with self._changed:
             self.connected, self._lost = True, None
             self.connects += 1
-        self.availability.append("online")
+        self._publish_availability("online")
         return self.local_ip
 
     def wait_lost(self, timeout_s: float) -> str | None:
@@ -288,10 +296,11 @@ class FakeBrokerSession:
         if not self.connected:
             raise BrokerUnavailable("not connected")
         self.registrations.append(registration)
+        self.published.append((self.registration_topic, registration.to_json()))
 
     def disconnect(self) -> None:
         if self.connected:
-            self.availability.append("offline")
+            self._publish_availability("offline")
         with self._changed:
             self.connected = False
 
@@ -300,7 +309,11 @@ class FakeBrokerSession:
         with self._changed:
             self.connected, self._lost = False, reason
             self._changed.notify_all()
-        self.availability.append("offline")
+        self._publish_availability("offline")  # the Last Will
+
+    def _publish_availability(self, state: str) -> None:
+        self.availability.append(state)
+        self.published.append((self.availability_topic, state))
 
 
 @dataclass

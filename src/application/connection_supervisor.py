@@ -115,7 +115,7 @@ class ConnectionSupervisor:
                     log.info("registered: %s", registration.to_json())
             elif isinstance(event, ConnectionLost):
                 log.warning(
-                    "mqtt: %s; failure %d, next attempt in %.0f s",
+                    "mqtt: %s; failure %d, next attempt in %.1f s",
                     event.reason,
                     event.failures,
                     event.delay_s,

@@ -5,8 +5,6 @@ All three expose the same provider names; that list is the port list.
 
 from __future__ import annotations
 
-from adapters.mqtt.session import PahoBrokerSession
-from adapters.network import OsNetworkIdentity
 from dependency_injector import containers, providers
 
 from adapters.clock import EventSleeper, SystemClock
@@ -18,6 +16,8 @@ from adapters.fakes import (
     InMemoryNvs,
 )
 from adapters.memory import InMemoryStatusBoard
+from adapters.mqtt.session import PahoBrokerSession
+from adapters.network import OsNetworkIdentity
 from adapters.serial.grbl import GrblController
 from bootstrap.resources import mqtt_names, open_journal, open_nvs, run_grbl_simulator
 
@@ -76,4 +76,8 @@ class FakeAdapters(containers.DeclarativeContainer):
     mqtt_names = providers.Singleton(
         mqtt_names, mqtt=config.mqtt, device=config.device, identity=identity
     )
-    broker = providers.Singleton(FakeBrokerSession)
+    broker = providers.Singleton(
+        FakeBrokerSession,
+        registration_topic=config.mqtt.registration_topic,
+        availability_topic=mqtt_names.provided.availability_topic,
+    )

@@ -1,5 +1,6 @@
-"""Acceptance wiring: every scenario runs on the fakes and on the real Grbl adapter talking
-to the Grbl simulator over a real pty, with the SQLite journal."""
+"""Acceptance wiring: every scenario runs twice, on the fakes and on the real adapters (the
+Grbl adapter talking to the Grbl simulator over a real pty, SQLite, paho-mqtt talking to a
+real mosquitto). Shared steps live here."""
 
 from __future__ import annotations
 
@@ -9,9 +10,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pytest_bdd import given, when
 
 from bootstrap.containers import UseCases, bootstrap
 from bootstrap.settings import HttpSettings, Settings
+from support.daemon_harness import wait_for
+from support.mqtt_world import MqttWorld
 
 
 class Daemon:
@@ -68,3 +72,39 @@ def daemon_factory(settings: dict[str, Any], wiring: str) -> Iterator[Any]:
     yield start
     for daemon in started:
         daemon.stop()
+
+
+# --- MQTT scenarios: the daemon in-process, and the broker it talks to -----------------
+
+
+@pytest.fixture
+def mqtt_world(wiring: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[MqttWorld]:
+    world = MqttWorld(wiring, tmp_path, request)
+    yield world
+    world.close()
+
+
+# Given
+
+
+@given("the broker is down")
+def broker_down(mqtt_world: MqttWorld) -> None:
+    """No broker answers at the configured address."""
+    mqtt_world.broker_down = True
+
+
+@given("the daemon is running and registered")
+def running_and_registered(mqtt_world: MqttWorld) -> None:
+    """Start the daemon and wait for its first registration."""
+    mqtt_world.start()
+    assert mqtt_world.broker is not None
+    wait_for(mqtt_world.broker.registrations, 15, "the first registration")
+
+
+# When
+
+
+@when("the daemon starts")
+def daemon_starts(mqtt_world: MqttWorld) -> None:
+    """Start the daemon in-process in the user's start order."""
+    mqtt_world.start()

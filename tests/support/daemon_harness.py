@@ -1,0 +1,167 @@
+"""The daemon run in-process for acceptance scenarios, on fake or real adapters, and the
+broker it talks to (the fake session, or a real mosquitto watched by a subscriber)."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from typing import Any
+
+from adapters.fakes import FakeBrokerSession
+from application.ports import BrokerSession
+from bootstrap.containers import UseCases, Wiring, bootstrap
+from bootstrap.daemon import Daemon
+from bootstrap.settings import Settings
+from domain.registration import DeviceRegistration
+from support.mosquitto import Mosquitto
+from support.mqtt_subscriber import Subscriber
+
+TOKEN = "acceptance-token"
+
+
+def wait_for(condition: Callable[[], Any], timeout_s: float, what: str) -> Any:
+    """Poll ``condition`` until truthy; ``AssertionError`` naming ``what`` after the timeout."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        result = condition()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
+        time.sleep(0.02)
+
+
+def http(
+    base_url: str, method: str, path: str, body: Any = None, token: str | None = TOKEN
+) -> tuple[int, Any]:
+    """One JSON request; returns (status, decoded body)."""
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(base_url + path, data=data, method=method)
+    request.add_header("Content-Type", "application/json")
+    if token and method != "GET":
+        request.add_header("Authorization", f"Bearer {token}")
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, json.loads(response.read() or b"null")
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read() or b"null")
+
+
+class ProbingSession:
+    """Wraps the wired ``BrokerSession``: before each connect it asks the daemon's HTTP API
+    whether it answers, so a scenario can tell MQTT started only after HTTP listened."""
+
+    def __init__(self, inner: BrokerSession, base_url: str) -> None:
+        self.inner = inner
+        self.http_up_at_connect: list[bool] = []
+        self._base_url = base_url
+
+    def connect(self, timeout_s: float) -> str:
+        try:
+            status, _ = http(self._base_url, "GET", "/healthz")
+            self.http_up_at_connect.append(status == 200)
+        except OSError:
+            self.http_up_at_connect.append(False)
+        return self.inner.connect(timeout_s)
+
+    def wait_lost(self, timeout_s: float) -> str | None:
+        return self.inner.wait_lost(timeout_s)
+
+    def register(self, registration: DeviceRegistration) -> None:
+        self.inner.register(registration)
+
+    def disconnect(self) -> None:
+        self.inner.disconnect()
+
+
+class RunningDaemon:
+    """``bootstrap.daemon.Daemon`` on a thread, as ``doser run`` runs it (no signals)."""
+
+    def __init__(self, settings: Settings, wiring: Wiring) -> None:
+        self.settings = settings
+        self.base_url = f"http://127.0.0.1:{settings.http.port}"
+        self.app: UseCases = bootstrap(settings.model_dump(mode="json"), wiring=wiring)
+        self.probe = ProbingSession(self.app.adapters.broker(), self.base_url)
+        self.app.adapters.broker.override(self.probe)
+        self._daemon = Daemon(self.app, settings, wiring)
+        self._thread = threading.Thread(target=self._daemon.run, name="daemon", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+        wait_for(self._answers, 20, "the HTTP API")
+
+    def stop(self) -> None:
+        self._daemon.request_stop()
+        self._thread.join(timeout=30)
+        assert not self._thread.is_alive(), "the daemon did not stop"
+
+    def call(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+        return http(self.base_url, method, path, body)
+
+    def mqtt_link(self) -> dict[str, Any]:
+        return dict(self.call("GET", "/api/config")[1]["mqtt"])
+
+    def _answers(self) -> bool:
+        try:
+            return self.call("GET", "/healthz")[0] == 200
+        except OSError:
+            return False
+
+
+class FakeBroker:
+    """The fake session seen as a broker: what it received, and switching it off and on."""
+
+    def __init__(self, session: FakeBrokerSession, registration_topic: str) -> None:
+        self.session = session
+        self.registration_topic = registration_topic
+
+    def registrations(self, topic: str | None = None) -> list[dict[str, Any]]:
+        topic = topic or self.registration_topic
+        return [json.loads(p) for t, p in list(self.session.published) if t == topic]
+
+    def availability(self, topic: str) -> list[str]:
+        return [p for t, p in list(self.session.published) if t == topic]
+
+    def stop(self) -> None:
+        self.session.up = False
+        self.session.drop("broker stopped")
+
+    def start(self) -> None:
+        self.session.up = True
+
+
+class RealBroker:
+    """A real mosquitto and a subscriber to every topic on it (the monitoring system)."""
+
+    def __init__(self, mosquitto: Mosquitto, registration_topic: str) -> None:
+        self.mosquitto = mosquitto
+        self.registration_topic = registration_topic
+        self._subscriber: Subscriber | None = None
+
+    def watch(self) -> None:
+        """Subscribe to ``#`` (needs the broker up); messages before this are not seen."""
+        self._subscriber = Subscriber(self.mosquitto.host, self.mosquitto.port, "#")
+        self._subscriber.__enter__()
+
+    def close(self) -> None:
+        if self._subscriber is not None:
+            self._subscriber.__exit__()
+
+    def registrations(self, topic: str | None = None) -> list[dict[str, Any]]:
+        topic = topic or self.registration_topic
+        assert self._subscriber is not None
+        return [json.loads(m.payload) for m in self._subscriber.messages if m.topic == topic]
+
+    def availability(self, topic: str) -> list[str]:
+        assert self._subscriber is not None
+        return [m.payload for m in self._subscriber.messages if m.topic == topic]
+
+    def stop(self) -> None:
+        self.mosquitto.stop()
+
+    def start(self) -> None:
+        self.mosquitto.start()
