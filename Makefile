@@ -16,6 +16,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 setup: $(STAMP)
+	bash scripts/ensure-mosquitto.sh
 
 run: $(STAMP)
 	$(BIN)/doser run --simulate $(ARGS)
@@ -28,17 +29,18 @@ lint: $(STAMP)
 unit: $(STAMP)
 	$(PYTEST) tests/unit -q
 
-integration: $(STAMP)
+integration: setup
 	$(PYTEST) tests/integration -q
 
-acceptance: $(STAMP)
+acceptance: setup
 	$(PYTEST) tests/acceptance -q
 
 e2e: $(STAMP)
 	$(PYTEST) tests/e2e -q
 
 # What CI runs: lint and every test level (benchmarks excluded: they print figures).
-test: lint
+# The integration and acceptance levels talk to a real mosquitto: setup installs it.
+test: setup lint
 	$(PYTEST) tests/unit tests/integration tests/acceptance tests/e2e -q
 
 bench: $(STAMP)

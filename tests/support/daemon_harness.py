@@ -137,14 +137,23 @@ class FakeBroker:
 class RealBroker:
     """A real mosquitto and a subscriber to every topic on it (the monitoring system)."""
 
-    def __init__(self, mosquitto: Mosquitto, registration_topic: str) -> None:
+    def __init__(
+        self,
+        mosquitto: Mosquitto,
+        registration_topic: str,
+        login: tuple[str, str] = ("", ""),
+    ) -> None:
         self.mosquitto = mosquitto
         self.registration_topic = registration_topic
+        self._login = login
         self._subscriber: Subscriber | None = None
 
     def watch(self) -> None:
         """Subscribe to ``#`` (needs the broker up); messages before this are not seen."""
-        self._subscriber = Subscriber(self.mosquitto.host, self.mosquitto.port, "#")
+        username, password = self._login
+        self._subscriber = Subscriber(
+            self.mosquitto.host, self.mosquitto.port, "#", username=username, password=password
+        )
         self._subscriber.__enter__()
 
     def close(self) -> None:

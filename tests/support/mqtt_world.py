@@ -65,8 +65,11 @@ class MqttWorld:
             return f"ws://127.0.0.1:{free_port()}/mqtt", "", ""
         if self.refused:
             factory = self.request.getfixturevalue("mosquitto_factory")
-            mosquitto = factory(users={"pump-room": "right-password"})
+            mosquitto = factory(users={"pump-room": "right-password", "monitor": "monitor-pw"})
             credentials = ("pump-room", "wrong-password")
+            self.broker = RealBroker(mosquitto, self.registration_topic, ("monitor", "monitor-pw"))
+            self.broker.watch()
+            return mosquitto.ws_url, *credentials
         else:
             mosquitto = self.request.getfixturevalue("mosquitto")
             credentials = ("", "")

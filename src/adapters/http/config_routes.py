@@ -36,7 +36,5 @@ class ConfigEndpoints:
             raise RequestRejected(
                 400, "bad_request", f"unknown keys {unknown}; writable: {list(_WRITABLE)}"
             )
-        await run_in_threadpool(
-            self._update.execute, data.get("deviceName"), data.get("location")
-        )
+        await run_in_threadpool(self._update.execute, data.get("deviceName"), data.get("location"))
         return JSONResponse(config_json(await run_in_threadpool(self._read.execute)))
