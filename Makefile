@@ -19,7 +19,7 @@ setup: $(STAMP)
 	bash scripts/ensure-mosquitto.sh
 
 run: $(STAMP)
-	$(BIN)/doser run --simulate $(ARGS)
+	bash scripts/run-dev.sh $(ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests

@@ -16,7 +16,6 @@ import http.client
 import json
 import os
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -29,6 +28,8 @@ import pytest
 
 from adapters.sim.grbl import GrblConfig, GrblEngine
 from adapters.sim.pty_host import PtyHost
+from support.mosquitto import free_port
+from support.procfs import rss_kib
 
 pytestmark = pytest.mark.bench
 DOSER = Path(sys.executable).with_name("doser")
@@ -57,22 +58,9 @@ class TimestampingEngine:
             return [t for t in self.gcode_arrivals if t >= moment]
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
-
-
-def rss_kib(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    raise AssertionError("no VmRSS")
 
 
 def request(

@@ -58,7 +58,8 @@ class Subscriber:
             clean_session=not durable,
             protocol=mqtt.MQTTv311,
         )
-        self._client.reconnect_delay_set(min_delay=1, max_delay=2)
+        # back within ~0.1 s of a broker restart, so figures and waits are not its backoff
+        self._client.reconnect_delay_set(min_delay=0.05, max_delay=0.2)  # type: ignore[arg-type]
         if username:
             self._client.username_pw_set(username, password or None)
         self._client.on_connect = self._on_connect

@@ -58,6 +58,12 @@ def test_doser_config_names_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyP
         ('[controller]\ndriver = "marlin"\n', "controller.driver"),
         ('[[pumps]]\nid = "X"\nname = "a"\nml_per_mm = -1\n', "pumps.0.ml_per_mm"),
         ('[[pumps]]\nid = "Q"\nname = "a"\nml_per_mm = 1\n', "pumps.0.id"),
+        ('[mqtt]\nurl = "http://broker:9001/mqtt"\n', "mqtt.url"),
+        ('[mqtt]\nurl = "ws://:9001/mqtt"\n', "mqtt.url"),
+        ('[mqtt]\nurl = "wss://broker/mqtt"\nca_file = "/no/such/ca.pem"\n', "mqtt.ca_file"),
+        ("[mqtt]\nbackoff_initial_s = 60\nbackoff_max_s = 30\n", "mqtt"),
+        ('[mqtt]\nregistration_topic = "doser/#"\n', "mqtt.registration_topic"),
+        ("[mqtt]\nbackoff_jitter = 2\n", "mqtt.backoff_jitter"),
     ],
 )
 def test_a_bad_value_is_one_line_naming_the_key(tmp_path: Path, toml: str, key: str) -> None:
@@ -77,3 +83,15 @@ def test_broken_toml_names_the_file(tmp_path: Path) -> None:
 def test_a_missing_config_file_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="does not exist"):
         load_settings(tmp_path / "absent.toml")
+
+
+def test_the_mqtt_defaults_are_the_users_backoff_and_topics() -> None:
+    mqtt = load_settings().mqtt
+    assert (mqtt.backoff_initial_s, mqtt.backoff_max_s, mqtt.backoff_jitter) == (30, 3600, 0)
+    assert mqtt.url == "ws://127.0.0.1:9001/mqtt"
+    assert mqtt.registration_topic == "doser/device/registration"
+
+
+def test_an_empty_mqtt_url_disables_mqtt(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DOSER_MQTT__URL", "")
+    assert load_settings().mqtt.url == ""
