@@ -1,0 +1,109 @@
+"""In-memory dose journal, NVS and a clock that moves only when told."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from dataclasses import replace
+from datetime import datetime, timedelta
+
+from adapters.storage.nvs import check_name, check_value
+from application.ports import NvsValue
+from domain.events import DoseOutcome
+from domain.journal import DoseRecord
+
+
+class InMemoryJournal:
+    """``DoseJournal`` in a dict; ``records`` keeps insertion order."""
+
+    def __init__(self) -> None:
+        self.records: dict[str, DoseRecord] = {}
+        self._lock = threading.Lock()
+
+    def dose_started(self, record: DoseRecord) -> None:
+        with self._lock:
+            self.records[record.dose_id] = record
+
+    def dose_ended(
+        self,
+        dose_id: str,
+        *,
+        actual_ml: float,
+        outcome: DoseOutcome,
+        ended_at: datetime,
+        reason: str = "",
+    ) -> None:
+        with self._lock:
+            self.records[dose_id] = replace(
+                self.records[dose_id],
+                actual_ml=actual_ml,
+                outcome=outcome,
+                ended_at=ended_at,
+                reason=reason,
+            )
+
+    def history(self, *, limit: int, since: datetime | None = None) -> list[DoseRecord]:
+        with self._lock:
+            rows = [r for r in self.records.values() if since is None or r.started_at >= since]
+        return list(reversed(rows))[:limit]
+
+
+class ManualClock:
+    """``Clock`` whose time moves only when told (``advance``) or slept on; UTC wall time
+    starts at ``start``. Lets use-case tests run motion without waiting."""
+
+    def __init__(self, start: datetime) -> None:
+        self._start = start
+        self._elapsed_s = 0.0
+
+    def now(self) -> datetime:
+        return self._start + timedelta(seconds=self._elapsed_s)
+
+    def monotonic(self) -> float:
+        return self._elapsed_s
+
+    def sleep(self, seconds: float) -> None:
+        self.advance(seconds)
+
+    def advance(self, seconds: float) -> None:
+        self._elapsed_s += max(0.0, seconds)
+
+
+class InMemoryNvs:
+    """``NonVolatileStore`` in a dict of dicts; ``set_many`` is atomic under a lock and
+    refuses (all of it) what the SQLite store refuses (names, types, ranges)."""
+
+    def __init__(self) -> None:
+        self._data: dict[str, dict[str, NvsValue]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, namespace: str, key: str) -> NvsValue | None:
+        check_name("namespace", namespace)
+        check_name("key", key)
+        with self._lock:
+            return self._data.get(namespace, {}).get(key)
+
+    def get_all(self, namespace: str) -> dict[str, NvsValue]:
+        check_name("namespace", namespace)
+        with self._lock:
+            return dict(self._data.get(namespace, {}))
+
+    def set_many(self, namespace: str, values: Mapping[str, NvsValue]) -> None:
+        # the same name and value rules as the SQLite store, so fakes refuse what it refuses
+        check_name("namespace", namespace)
+        for key, value in values.items():
+            check_name("key", key)
+            check_value(key, value)
+        with self._lock:
+            self._data.setdefault(namespace, {}).update(values)
+
+    def erase(self, namespace: str, key: str) -> None:
+        check_name("namespace", namespace)
+        check_name("key", key)
+        with self._lock:
+            self._data.get(namespace, {}).pop(key, None)
+
+    def erase_namespace(self, namespace: str) -> None:
+        check_name("namespace", namespace)
+        with self._lock:
+            self._data.pop(namespace, None)
