@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import psutil
@@ -17,13 +18,24 @@ InterfaceTable = Mapping[str, Sequence[Any]]
 _NO_MAC = "00:00:00:00:00:00"
 
 
+def has_hardware(name: str) -> bool:
+    """Whether Linux backs interface ``name`` with a device (``/sys/class/net/<name>/device``
+    exists for eth0 and wlan0, not for docker0, br-*, veth* or tun*)."""
+    return Path("/sys/class/net", name, "device").exists()
+
+
 class OsNetworkIdentity:
     """``NetworkIdentity`` read from ``psutil.net_if_addrs()`` on every call (interfaces come
-    and go). ``interfaces`` replaces that call in tests. MACs come back as
-    ``AA:BB:CC:DD:EE:FF``."""
+    and go). ``interfaces`` and ``is_physical`` replace the OS look-ups in tests. MACs come
+    back as ``AA:BB:CC:DD:EE:FF``."""
 
-    def __init__(self, interfaces: Callable[[], InterfaceTable] = psutil.net_if_addrs) -> None:
+    def __init__(
+        self,
+        interfaces: Callable[[], InterfaceTable] = psutil.net_if_addrs,
+        is_physical: Callable[[str], bool] = has_hardware,
+    ) -> None:
         self._interfaces = interfaces
+        self._is_physical = is_physical
 
     def mac_for(self, local_ip: str) -> str:
         """MAC of the interface holding ``local_ip`` (IPv4 or IPv6, zone suffix allowed).
@@ -44,10 +56,11 @@ class OsNetworkIdentity:
         return self.device_mac()
 
     def device_mac(self) -> str:
-        """The first interface, in name order, that holds no loopback address and has a
-        real (non-zero) MAC. Raises ``LookupError`` when there is none."""
+        """The first interface that holds no loopback address and has a real (non-zero)
+        MAC: physical interfaces first (so a Docker bridge never names the device), each
+        group in name order. Raises ``LookupError`` when there is none."""
         table = self._interfaces()
-        for name in sorted(table):
+        for name in sorted(table, key=lambda n: (not self._is_physical(n), n)):
             addresses = table[name]
             if any(_is_loopback(entry.address) for entry in addresses):
                 continue
