@@ -5,15 +5,17 @@ Adapters in ``adapters/`` implement these; ``adapters/fakes.py`` has in-memory v
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from domain.events import DoseOutcome
 from domain.journal import DoseRecord
 from domain.motion import ControllerStatus
 from domain.registration import DeviceRegistration
 from domain.status import SystemSnapshot
+from domain.telemetry import MessageKind, OutboxEntry
 
 
 class MotionController(Protocol):
@@ -176,3 +178,72 @@ class Sleeper(Protocol):
     @property
     def stopping(self) -> bool:
         """True once shutdown was requested."""
+
+
+class Outbox(Protocol):
+    """Durable queue of events and alarms waiting for the broker's acknowledgement.
+
+    ``append`` commits before it returns (a crash right after loses nothing); entries leave
+    only through ``acknowledge``. ``seq`` is monotonic per device and never reused, also
+    across restarts. Raises storage errors (``OSError``, ``sqlite3.Error``) on failure.
+    """
+
+    def append(self, kind: MessageKind, payload: Mapping[str, Any]) -> int:
+        """Store a message (``payload`` is JSON-able); returns its ``seq``."""
+
+    def pending(
+        self, limit: int, *, alarms_first: bool = False, exclude: Collection[int] = ()
+    ) -> list[OutboxEntry]:
+        """Up to ``limit`` stored entries in ``seq`` order (alarms before events when
+        ``alarms_first``), leaving out the ``exclude`` seqs (those in flight)."""
+
+    def acknowledge(self, seq: int) -> None:
+        """The broker acknowledged ``seq`` (PUBACK/PUBCOMP): remove it. Idempotent."""
+
+    def depth(self) -> int:
+        """How many entries are stored."""
+
+
+class TelemetryLink(Protocol):
+    """The telemetry side of the MQTT session (topics per DESIGN §5 are the adapter's).
+
+    Every ``publish_*``/``send`` returns False without publishing when the session is not
+    connected. ``generation`` changes on every new connection, so a drainer knows that
+    what it had in flight must be sent again.
+    """
+
+    @property
+    def generation(self) -> int:
+        """0 while never connected; +1 on each successful connect."""
+
+    @property
+    def connected(self) -> bool:
+        """Whether a session is up now."""
+
+    def send(self, entry: OutboxEntry, on_acked: Callable[[], None]) -> bool:
+        """Publish an outbox entry (QoS from its kind, not retained); ``on_acked`` runs on
+        the network thread once the broker acknowledged it (PUBACK for QoS 1, PUBCOMP for
+        QoS 2)."""
+
+    def publish_status(self, status: Mapping[str, Any]) -> bool:
+        """System status, latest value only (retained, QoS 0)."""
+
+    def publish_pump_status(self, pump_id: str, status: Mapping[str, Any]) -> bool:
+        """One pump's status, on change (retained, QoS 1)."""
+
+    def publish_queue_status(self, status: Mapping[str, Any]) -> bool:
+        """Outbox health (QoS 0, not retained)."""
+
+    def publish_command_result(
+        self, result: Mapping[str, Any], reply_to: ReplyTo | None = None
+    ) -> bool:
+        """A command's ``{"correlationId","ok","error"}`` on the result topic, or on the
+        MQTT 5 response topic (with its correlation data) when the command gave one."""
+
+
+@dataclass(frozen=True, slots=True)
+class ReplyTo:
+    """Where an MQTT 5 command asked its result to go: response topic and correlation data."""
+
+    topic: str
+    correlation_data: bytes | None = None

@@ -5,15 +5,22 @@ at the commanded feed, a feed hold comes to rest, an alarm stops motion), not li
 """
 
 from adapters.fakes.motion import FakeMotionController
-from adapters.fakes.network import FakeBrokerSession, FakeNetworkIdentity, ManualSleeper
-from adapters.fakes.storage import InMemoryJournal, InMemoryNvs, ManualClock
+from adapters.fakes.network import (
+    FakeBrokerSession,
+    FakeNetworkIdentity,
+    FakeTelemetryLink,
+    ManualSleeper,
+)
+from adapters.fakes.storage import InMemoryJournal, InMemoryNvs, InMemoryOutbox, ManualClock
 
 __all__ = [
     "FakeBrokerSession",
     "FakeMotionController",
     "FakeNetworkIdentity",
+    "FakeTelemetryLink",
     "InMemoryJournal",
     "InMemoryNvs",
+    "InMemoryOutbox",
     "ManualClock",
     "ManualSleeper",
 ]

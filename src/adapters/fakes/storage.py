@@ -1,16 +1,18 @@
-"""In-memory dose journal, NVS and a clock that moves only when told."""
+"""In-memory dose journal, NVS, outbox and a clock that moves only when told."""
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import replace
 from datetime import datetime, timedelta
+from typing import Any
 
 from adapters.storage.nvs import check_name, check_value
 from application.ports import NvsValue
 from domain.events import DoseOutcome
 from domain.journal import DoseRecord
+from domain.telemetry import MessageKind, OutboxEntry
 
 
 class InMemoryJournal:
@@ -107,3 +109,34 @@ class InMemoryNvs:
         check_name("namespace", namespace)
         with self._lock:
             self._data.pop(namespace, None)
+
+
+class InMemoryOutbox:
+    """``Outbox`` in a dict ordered by seq; ``seq`` starts at ``first_seq``."""
+
+    def __init__(self, first_seq: int = 1) -> None:
+        self._entries: dict[int, OutboxEntry] = {}
+        self._next = first_seq
+        self._lock = threading.Lock()
+
+    def append(self, kind: MessageKind, payload: Mapping[str, Any]) -> int:
+        with self._lock:
+            seq, self._next = self._next, self._next + 1
+            self._entries[seq] = OutboxEntry(seq, kind, dict(payload))
+            return seq
+
+    def pending(
+        self, limit: int, *, alarms_first: bool = False, exclude: Collection[int] = ()
+    ) -> list[OutboxEntry]:
+        with self._lock:
+            entries = [e for e in self._entries.values() if e.seq not in exclude]
+        entries.sort(key=lambda e: (not (alarms_first and e.kind.is_alarm), e.seq))
+        return entries[: max(0, limit)]
+
+    def acknowledge(self, seq: int) -> None:
+        with self._lock:
+            self._entries.pop(seq, None)
+
+    def depth(self) -> int:
+        with self._lock:
+            return len(self._entries)

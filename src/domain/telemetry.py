@@ -1,0 +1,159 @@
+"""Telemetry the device sends: dose events and alarms in the user's field names, the
+outbox that keeps them until the broker acknowledged them, and how fast to drain it.
+
+Pure: payloads are plain dicts ready for JSON; topics, QoS mapping on the wire and the
+store belong to adapters.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from domain.events import DoseEnded, DoseOutcome, DoseStarted
+from domain.status import SystemState
+
+
+class MessageKind(enum.Enum):
+    """What an outbox entry is; adapters map each kind to its topic (DESIGN §5)."""
+
+    DISPENSE_EVENT = "dispense/event"
+    DISPENSE_COMPLETE = "dispense/complete"
+    RECIPE_START = "recipe/start"
+    RECIPE_COMPLETE = "recipe/complete"
+    WEIGHT_COMPLETE = "weight/complete"
+    ALARM = "alarm"
+
+    @property
+    def is_alarm(self) -> bool:
+        return self is MessageKind.ALARM
+
+    @property
+    def qos(self) -> int:
+        """Alarms QoS 2 (exactly once to the broker), events QoS 1 (DESIGN §5)."""
+        return 2 if self.is_alarm else 1
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxEntry:
+    """A stored message: ``seq`` is monotonic per device and survives restarts; the
+    published payload is ``payload`` plus ``seq``."""
+
+    seq: int
+    kind: MessageKind
+    payload: Mapping[str, Any]
+
+    def message(self) -> dict[str, Any]:
+        """The JSON object to publish."""
+        return {**self.payload, "seq": self.seq}
+
+
+def iso_utc(moment: datetime) -> str:
+    """ISO-8601 UTC with milliseconds and a ``Z``, e.g. ``2026-11-21T14:03:07.125Z``."""
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def dispense_started(event: DoseStarted, at: datetime) -> dict[str, Any]:
+    """The user's ``dispenseStart`` event (volumes in ml, flow in ml/min)."""
+    return {
+        "eventType": "dispenseStart",
+        "doseId": event.dose_id,
+        "pump": event.pump_id,
+        "volume_ml": event.volume_ml,
+        "flowRate_ml_min": event.flow_rate_ml_min,
+        "timestamp": iso_utc(at),
+    }
+
+
+def dispense_completed(
+    event: DoseEnded, flow_rate_ml_min: float, started_at: datetime, at: datetime
+) -> dict[str, Any]:
+    """The user's ``dispenseComplete`` event: requested and actual volume (ml), duration
+    (s), ``success`` only when the dose ran to its end; ``outcome``/``reason`` say why not."""
+    return {
+        "eventType": "dispenseComplete",
+        "doseId": event.dose_id,
+        "pump": event.pump_id,
+        "volume_ml": event.requested_ml,
+        "actualVolume_ml": round(event.actual_ml, 4),
+        "flowRate_ml_min": flow_rate_ml_min,
+        "duration_sec": round((at - started_at).total_seconds(), 3),
+        "success": event.outcome is DoseOutcome.COMPLETED,
+        "outcome": event.outcome.value,
+        "reason": event.reason,
+        "timestamp": iso_utc(at),
+    }
+
+
+class Severity(enum.Enum):
+    INFO = "info"
+    WARNING = "warning"
+    CRITICAL = "critical"
+
+
+def alarm(
+    alarm_type: str, message: str, severity: Severity, at: datetime, **details: Any
+) -> dict[str, Any]:
+    """An alarm payload: ``alarmType`` (e.g. ``outboxOverflow``), text, severity, time."""
+    return {
+        "eventType": "alarm",
+        "alarmType": alarm_type,
+        "severity": severity.value,
+        "message": message,
+        "timestamp": iso_utc(at),
+        **details,
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxPolicy:
+    """Bounds of the outbox: ``capacity`` events; alarms may use ``alarm_headroom`` more so
+    an overflow alarm always fits; a warning at ``warn_fraction`` full (the user's 80 %)."""
+
+    capacity: int = 10_000
+    alarm_headroom: int = 100
+    warn_fraction: float = 0.8
+
+    def __post_init__(self) -> None:
+        if self.capacity < 1 or self.alarm_headroom < 1:
+            raise ValueError("outbox capacity and alarm headroom must be at least 1")
+        if not 0 < self.warn_fraction <= 1:
+            raise ValueError("warn_fraction must be within (0, 1]")
+
+    def accepts(self, kind: MessageKind, depth: int) -> bool:
+        """Whether an entry of ``kind`` fits when ``depth`` entries are stored."""
+        limit = self.capacity + (self.alarm_headroom if kind.is_alarm else 0)
+        return depth < limit
+
+    def warning(self, depth: int) -> bool:
+        return depth >= self.capacity * self.warn_fraction
+
+
+@dataclass(frozen=True, slots=True)
+class DrainStep:
+    """How many entries to send now (``batch``), alarms first or in seq order, and how long
+    to pause (s) before the next step."""
+
+    batch: int
+    pause_s: float
+    alarms_first: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class DrainPolicy:
+    """The user's task-management priorities: IDLE drains fast (10 every 10 ms),
+    DISPENSING throttles (1 per 100 ms), EMERGENCY sends alarms first (fast)."""
+
+    idle: DrainStep = field(default_factory=lambda: DrainStep(10, 0.010))
+    dispensing: DrainStep = field(default_factory=lambda: DrainStep(1, 0.100))
+    emergency: DrainStep = field(default_factory=lambda: DrainStep(10, 0.010, True))
+
+    def step(self, state: SystemState) -> DrainStep:
+        if state is SystemState.EMERGENCY:
+            return self.emergency
+        if state is SystemState.DISPENSING:
+            return self.dispensing
+        return self.idle
