@@ -9,15 +9,14 @@ import logging
 import uuid
 from collections.abc import Iterable
 
-from application.ports import Clock, DoseJournal, MotionController, StatusBoard
+from application.dose_recorder import DoseRecorder
+from application.ports import Clock, DoseEventSink, DoseJournal, MotionController, StatusBoard
 from domain.errors import (
     ControllerUnavailable,
     DoserError,
     PumpBusy,
     UnknownPump,
 )
-from domain.events import DoseEnded, DoseStarted
-from domain.journal import DoseRecord
 from domain.motion import ControllerState, ControllerStatus
 from domain.pump import Pump, PumpSpec
 from domain.status import ControllerView, SystemSnapshot
@@ -29,7 +28,7 @@ class DoseRunner:
     """Owns the pumps and the controller; one dose (one coordinated move) at a time.
 
     ``hold_timeout_s`` (s) bounds how long a feed hold may take to come to rest before the
-    pumps are faulted.
+    pumps are faulted. ``events`` (optional) receives every dose event after the journal.
     """
 
     def __init__(
@@ -42,10 +41,11 @@ class DoseRunner:
         *,
         poll_interval_s: float = 0.05,
         hold_timeout_s: float = 10.0,
+        events: DoseEventSink | None = None,
     ) -> None:
         self._controller = controller
         self._pumps = {spec.pump_id: Pump(spec) for spec in pumps}
-        self._journal = journal
+        self._recorder = DoseRecorder(journal, clock, events)
         self._clock = clock
         self._board = board
         self._poll_interval_s = poll_interval_s
@@ -228,23 +228,4 @@ class DoseRunner:
             raise UnknownPump(f"no pump {pump_id!r}; configured pumps: {known}") from None
 
     def _drain(self, pump: Pump) -> None:
-        for event in pump.pull_events():
-            log.info("dose event: %s", event)
-            if isinstance(event, DoseStarted):
-                self._journal.dose_started(
-                    DoseRecord(
-                        event.dose_id,
-                        event.pump_id,
-                        event.volume_ml,
-                        event.flow_rate_ml_min,
-                        self._clock.now(),
-                    )
-                )
-            elif isinstance(event, DoseEnded):
-                self._journal.dose_ended(
-                    event.dose_id,
-                    actual_ml=event.actual_ml,
-                    outcome=event.outcome,
-                    ended_at=self._clock.now(),
-                    reason=event.reason,
-                )
+        self._recorder.record(pump.pull_events())

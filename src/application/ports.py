@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from domain.events import DoseOutcome
+from domain.events import DoseEvent, DoseOutcome
 from domain.journal import DoseRecord
 from domain.motion import ControllerStatus
 from domain.registration import DeviceRegistration
@@ -247,3 +247,17 @@ class ReplyTo:
 
     topic: str
     correlation_data: bytes | None = None
+
+
+class DoseEventSink(Protocol):
+    """Where the control plane hands each dose event after journaling it (telemetry)."""
+
+    def record(self, event: DoseEvent, at: datetime) -> None:
+        """``at``: when it happened (UTC). Must not block on the network."""
+
+
+class HostMetrics(Protocol):
+    """Facts about the daemon's own process."""
+
+    def memory_kib(self) -> int:
+        """Resident memory (KiB)."""
