@@ -55,11 +55,16 @@ def open_nvs(data_dir: str) -> Iterator[SqliteNvs]:
 @dataclass(frozen=True, slots=True)
 class MqttNames:
     """Client id ``<prefix>_<last 3 MAC bytes>``, device id (``device.id`` or the client
-    id) and the availability topic ``<base_topic>/<device id>/availability`` (DESIGN §5)."""
+    id), the topic root ``{b}`` = ``<base_topic>/<device id>`` and the availability topic
+    ``{b}/availability`` (DESIGN §5)."""
 
     client_id: str
     device_id: str
-    availability_topic: str
+    base: str
+
+    @property
+    def availability_topic(self) -> str:
+        return f"{self.base}/availability"
 
 
 def mqtt_names(
@@ -68,7 +73,7 @@ def mqtt_names(
     """Derive the MQTT names from config and the device's MAC."""
     client_id = client_id_for(mqtt["client_id_prefix"], identity.device_mac())
     device_id = device["id"] or client_id
-    return MqttNames(client_id, device_id, f"{mqtt['base_topic']}/{device_id}/availability")
+    return MqttNames(client_id, device_id, f"{mqtt['base_topic']}/{device_id}")
 
 
 def pump_specs(pumps: list[dict[str, Any]]) -> list[PumpSpec]:

@@ -60,6 +60,7 @@ class MqttSettings(_Section):
     backoff_max_s: float = Field(default=3600.0, gt=0, allow_inf_nan=False)
     backoff_jitter: float = Field(default=0.0, ge=0, le=1)
     discovery_prefix: str = "homeassistant"
+    outbox_capacity: int = Field(default=10_000, ge=10, le=10_000_000)
 
     @field_validator("url")
     @classmethod

@@ -7,6 +7,7 @@ at the commanded feed, a feed hold comes to rest, an alarm stops motion), not li
 from adapters.fakes.motion import FakeMotionController
 from adapters.fakes.network import (
     FakeBrokerSession,
+    FakeCommandSource,
     FakeNetworkIdentity,
     FakeTelemetryLink,
     ManualSleeper,
@@ -15,6 +16,7 @@ from adapters.fakes.storage import InMemoryJournal, InMemoryNvs, InMemoryOutbox,
 
 __all__ = [
     "FakeBrokerSession",
+    "FakeCommandSource",
     "FakeMotionController",
     "FakeNetworkIdentity",
     "FakeTelemetryLink",

@@ -195,3 +195,18 @@ class FakeTelemetryLink:
         with self._lock:
             self.published.append((what, payload))
         return True
+
+
+class FakeCommandSource:
+    """The command side of a broker: ``deliver(request)`` hands a command to the handler
+    the way the MQTT adapter does after parsing topic and JSON."""
+
+    def __init__(self, handler: Callable[[Any], None]) -> None:
+        self._handler = handler
+        self.started = False
+
+    def start(self) -> None:
+        self.started = True
+
+    def deliver(self, request: Any) -> None:
+        self._handler(request)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Collection, Mapping
 from dataclasses import replace
@@ -9,6 +10,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from adapters.storage.nvs import check_name, check_value
+from adapters.storage.outbox import encode_payload
 from application.ports import NvsValue
 from domain.events import DoseOutcome
 from domain.journal import DoseRecord
@@ -120,9 +122,11 @@ class InMemoryOutbox:
         self._lock = threading.Lock()
 
     def append(self, kind: MessageKind, payload: Mapping[str, Any]) -> int:
+        # the SQLite store's JSON rules and round trip: same refusals, same shapes, a copy
+        stored = json.loads(encode_payload(payload))
         with self._lock:
             seq, self._next = self._next, self._next + 1
-            self._entries[seq] = OutboxEntry(seq, kind, dict(payload))
+            self._entries[seq] = OutboxEntry(seq, kind, stored)
             return seq
 
     def pending(

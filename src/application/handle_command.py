@@ -1,0 +1,133 @@
+"""Use case: carry out a command that arrived over MQTT and publish its result.
+
+The same validation and use cases as HTTP; every command gets ``{"correlationId", "ok",
+"error"}`` (plus ``code`` and, for a dose, ``doseId``). A command redelivered by QoS 1
+with the same correlationId is answered again, never executed twice. Malformed input is an
+error result and one log line, never an alarm, never motion.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any
+
+from application.dispense_volume import DispenseVolume
+from application.ports import ReplyTo, StatusBoard, TelemetryLink
+from application.stop_pump import StopPump
+from domain.errors import DoserError, InvalidDose
+
+log = logging.getLogger(__name__)
+MAX_CORRELATION_ID = 128
+
+
+@dataclass(frozen=True, slots=True)
+class CommandRequest:
+    """A command as the MQTT adapter parsed it: ``action`` ("dose", "stop",
+    "emergency-stop", "recipe" or "unknown"), ``target`` (pump or recipe id), ``body`` (the
+    JSON object, None if it could not be read, then ``error`` says why), ``reply_to``."""
+
+    action: str
+    target: str | None
+    body: dict[str, Any] | None
+    error: str | None = None
+    reply_to: ReplyTo | None = None
+
+
+class HandleCommand:
+    """``remember``: how many correlationIds are kept to recognise redeliveries."""
+
+    def __init__(
+        self,
+        dispense: DispenseVolume,
+        stop: StopPump,
+        board: StatusBoard,
+        link: TelemetryLink,
+        remember: int = 4096,
+    ) -> None:
+        self._dispense, self._stop, self._board, self._link = dispense, stop, board, link
+        self._remember = remember
+        self._results: OrderedDict[str, dict[str, Any]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def execute(self, request: CommandRequest) -> dict[str, Any]:
+        """Carry out ``request`` (unless already done) and publish its result; returns it."""
+        correlation_id = _correlation_id(request.body)
+        with self._lock:
+            done = self._results.get(correlation_id) if correlation_id else None
+        if done is not None:
+            log.info("mqtt command %s redelivered: answered again, not run", correlation_id)
+            result = done
+        else:
+            result = self._run(request, correlation_id)
+            if correlation_id:
+                with self._lock:
+                    self._results[correlation_id] = result
+                    while len(self._results) > self._remember:
+                        self._results.popitem(last=False)
+        self._link.publish_command_result(result, request.reply_to)
+        return result
+
+    def _run(self, request: CommandRequest, correlation_id: str | None) -> dict[str, Any]:
+        body = request.body
+        if request.error is not None or body is None:
+            return _refuse(correlation_id, "bad_request", request.error or "no body")
+        raw_id = body.get("correlationId")
+        if raw_id is not None and correlation_id is None:
+            return _refuse(None, "bad_request", "correlationId must be a string of 1-128 chars")
+        try:
+            match request.action:
+                case "dose" if correlation_id is None:
+                    # without it a QoS 1 redelivery could not be told from a second dose
+                    return _refuse(None, "bad_request", "a dose command needs a correlationId")
+                case "dose":
+                    dose_id = self._dispense.execute(
+                        request.target or "",
+                        _number(body, "volume_ml", "ml"),
+                        _number(body, "flowRate_ml_min", "ml/min"),
+                    )
+                    return _ok(correlation_id, doseId=dose_id)
+                case "stop":
+                    self._stop.execute(request.target or "")
+                    return _ok(correlation_id)
+                case "emergency-stop":
+                    for pump in self._board.latest().pumps:
+                        self._stop.execute(pump.pump_id)
+                    return _ok(correlation_id, latched=False)
+                case "recipe":
+                    return _refuse(correlation_id, "unsupported", "recipes are not available yet")
+                case _:
+                    return _refuse(
+                        correlation_id, "bad_request", f"unknown command {request.action!r}"
+                    )
+        except DoserError as exc:
+            return _refuse(correlation_id, exc.code, exc.message)
+
+
+def _correlation_id(body: dict[str, Any] | None) -> str | None:
+    value = body.get("correlationId") if body else None
+    if isinstance(value, str) and 0 < len(value) <= MAX_CORRELATION_ID:
+        return value
+    return None
+
+
+def _number(body: dict[str, Any], field: str, unit: str) -> float:
+    """A JSON number (not a bool, not a string); the domain then checks its range."""
+    value = body.get(field)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise InvalidDose(f"{field} must be a number in {unit}, got {value!r}", field=field)
+    try:
+        return float(value)
+    except OverflowError:
+        raise InvalidDose(f"{field} is out of range", field=field) from None
+
+
+def _ok(correlation_id: str | None, **extra: Any) -> dict[str, Any]:
+    return {"correlationId": correlation_id, "ok": True, "error": None, **extra}
+
+
+def _refuse(correlation_id: str | None, code: str, message: str) -> dict[str, Any]:
+    log.warning("mqtt command refused (%s): %s", code, message)
+    return {"correlationId": correlation_id, "ok": False, "error": message, "code": code}
