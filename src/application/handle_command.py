@@ -70,6 +70,12 @@ class HandleCommand:
         self._link.publish_command_result(result, request.reply_to)
         return result
 
+    def refuse(self, request: CommandRequest, code: str, message: str) -> dict[str, Any]:
+        """Answer ``request`` with an error without running it (e.g. the queue is full)."""
+        result = _refuse(_correlation_id(request.body), code, message)
+        self._link.publish_command_result(result, request.reply_to)
+        return result
+
     def _run(self, request: CommandRequest, correlation_id: str | None) -> dict[str, Any]:
         body = request.body
         if request.error is not None or body is None:

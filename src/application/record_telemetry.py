@@ -48,6 +48,10 @@ class RecordTelemetry:
         self._overflowing = False
         self.dropped = 0
 
+    def dropped_count(self) -> int:
+        """Events refused so far because the outbox was full."""
+        return self.dropped
+
     def record(self, event: DoseEvent, at: datetime) -> None:
         """A dose started (``dispenseStart``) or ended (``dispenseComplete``)."""
         if isinstance(event, DoseStarted):

@@ -43,6 +43,7 @@ class TelemetryDrainer:
         self._policy = policy
         self._window = window
         self._in_flight: set[int] = set()
+        self._acknowledged: list[tuple[int, int]] = []
         self._generation = -1
         self._lock = threading.Lock()
         self._work = threading.Event()
@@ -67,6 +68,7 @@ class TelemetryDrainer:
 
     def step(self) -> float:
         """Send what the policy allows now; returns how long to pause (s)."""
+        self._settle_acknowledged()
         if not self._link.connected:
             return _IDLE_WAIT_S
         generation = self._link.generation
@@ -97,12 +99,21 @@ class TelemetryDrainer:
             return len(self._in_flight)
 
     def _acked(self, seq: int, generation: int) -> None:
-        # Called on the network thread: the broker has the message, it may leave the outbox.
-        self._outbox.acknowledge(seq)
+        # Called on the network thread, possibly under paho's lock: only note it here; the
+        # drainer's own thread removes it from the outbox (a disk write) on its next step.
         with self._lock:
-            if generation == self._generation:
-                self._in_flight.discard(seq)
+            self._acknowledged.append((seq, generation))
         self._work.set()
+
+    def _settle_acknowledged(self) -> None:
+        with self._lock:
+            done, self._acknowledged = self._acknowledged, []
+        for seq, _ in done:
+            self._outbox.acknowledge(seq)
+        with self._lock:
+            for seq, generation in done:
+                if generation == self._generation:
+                    self._in_flight.discard(seq)
 
     def _state(self) -> SystemState:
         try:

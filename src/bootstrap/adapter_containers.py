@@ -10,16 +10,28 @@ from dependency_injector import containers, providers
 from adapters.clock import EventSleeper, SystemClock
 from adapters.fakes import (
     FakeBrokerSession,
+    FakeCommandSource,
     FakeMotionController,
     FakeNetworkIdentity,
+    FakeTelemetryLink,
     InMemoryJournal,
     InMemoryNvs,
+    InMemoryOutbox,
 )
+from adapters.host import ProcessMetrics
 from adapters.memory import InMemoryStatusBoard
+from adapters.mqtt.commands import MqttCommands
 from adapters.mqtt.session import PahoBrokerSession
+from adapters.mqtt.telemetry import MqttTelemetry
 from adapters.network import OsNetworkIdentity
 from adapters.serial.grbl import GrblController
-from bootstrap.resources import mqtt_names, open_journal, open_nvs, run_grbl_simulator
+from bootstrap.resources import (
+    mqtt_names,
+    open_journal,
+    open_nvs,
+    open_outbox,
+    run_grbl_simulator,
+)
 
 
 class RealAdapters(containers.DeclarativeContainer):
@@ -49,6 +61,11 @@ class RealAdapters(containers.DeclarativeContainer):
         availability_topic=mqtt_names.provided.availability_topic,
         registration_topic=config.mqtt.registration_topic,
     )
+    outbox = providers.Resource(open_outbox, data_dir=config.data_dir)
+    host = providers.Singleton(ProcessMetrics)
+    telemetry = providers.Singleton(MqttTelemetry, session=broker, base=mqtt_names.provided.base)
+    # a driving adapter: the use cases container gives it the handler
+    command_source = providers.Factory(MqttCommands, session=broker, base=mqtt_names.provided.base)
 
 
 class SimulatedAdapters(RealAdapters):
@@ -81,3 +98,7 @@ class FakeAdapters(containers.DeclarativeContainer):
         registration_topic=config.mqtt.registration_topic,
         availability_topic=mqtt_names.provided.availability_topic,
     )
+    outbox = providers.Singleton(InMemoryOutbox)
+    host = providers.Singleton(ProcessMetrics)
+    telemetry = providers.Singleton(FakeTelemetryLink)
+    command_source = providers.Factory(FakeCommandSource)

@@ -10,22 +10,33 @@ from typing import Any, Literal
 from dependency_injector import containers, providers
 
 from adapters.http.app import create_http_app
+from application.command_worker import CommandWorker
 from application.connection_supervisor import ConnectionSupervisor
 from application.control_plane import ControlPlane
 from application.device_config import ReadDeviceConfig, UpdateDeviceConfig
 from application.device_profile import DeviceProfiles
 from application.dispense_volume import DispenseVolume
 from application.dose_runner import DoseRunner
+from application.handle_command import HandleCommand
 from application.list_history import ListHistory
+from application.publish_status import PublishStatus
+from application.record_telemetry import RecordTelemetry
 from application.register_device import RegisterDevice
 from application.report_status import ReportStatus
 from application.stop_pump import StopPump
+from application.telemetry_drainer import TelemetryDrainer
 from bootstrap.adapter_containers import FakeAdapters, RealAdapters, SimulatedAdapters
 from bootstrap.resources import pump_specs
 from domain.mqtt_link import BackoffPolicy, LinkView, MqttLink
 from domain.registration import DeviceProfile
+from domain.telemetry import DrainPolicy, OutboxPolicy
+from domain.telemetry_status import StatusCadence
 
 Wiring = Literal["real", "simulated", "fake"]
+
+
+def _dropped_counter(record: RecordTelemetry | None) -> Callable[[], int]:
+    return record.dropped_count if record is not None else (lambda: 0)
 
 
 def _link_view_of(supervisor: ConnectionSupervisor | None) -> Callable[[], LinkView] | None:
@@ -38,6 +49,26 @@ class UseCases(containers.DeclarativeContainer):
     config = providers.Configuration(strict=True)
     adapters = providers.DependenciesContainer()
 
+    outbox_policy = providers.Factory(OutboxPolicy, capacity=config.mqtt.outbox_capacity)
+    drainer = providers.Singleton(
+        TelemetryDrainer,
+        outbox=adapters.outbox,
+        link=adapters.telemetry,
+        board=adapters.board,
+        policy=providers.Factory(DrainPolicy),
+    )
+    # None when MQTT is disabled: nothing is queued that could never be sent.
+    record_telemetry = providers.Selector(
+        config.mqtt.mode,
+        on=providers.Singleton(
+            RecordTelemetry,
+            outbox=adapters.outbox,
+            policy=outbox_policy,
+            clock=adapters.clock,
+            notify=drainer.provided.wake,
+        ),
+        off=providers.Object(None),
+    )
     runner = providers.Singleton(
         DoseRunner,
         controller=adapters.controller,
@@ -46,6 +77,7 @@ class UseCases(containers.DeclarativeContainer):
         clock=adapters.clock,
         board=adapters.board,
         poll_interval_s=config.controller.poll_interval_s,
+        events=record_telemetry,
     )
     control_plane = providers.Singleton(
         ControlPlane,
@@ -102,6 +134,30 @@ class UseCases(containers.DeclarativeContainer):
         board=adapters.board,
         clock=adapters.clock,
         mqtt_link=providers.Callable(_link_view_of, supervisor),
+    )
+    publish_status = providers.Singleton(
+        PublishStatus,
+        link=adapters.telemetry,
+        board=adapters.board,
+        outbox=adapters.outbox,
+        journal=adapters.journal,
+        host=adapters.host,
+        clock=adapters.clock,
+        sleeper=adapters.sleeper,
+        cadence=providers.Factory(StatusCadence),
+        outbox_policy=outbox_policy,
+        dropped=providers.Callable(_dropped_counter, record_telemetry),
+    )
+    handle_command = providers.Singleton(
+        HandleCommand,
+        dispense=dispense,
+        stop=stop_pump,
+        board=adapters.board,
+        link=adapters.telemetry,
+    )
+    command_worker = providers.Singleton(CommandWorker, handle=handle_command)
+    command_source = providers.Singleton(
+        adapters.command_source, handler=command_worker.provided.submit
     )
     http_app = providers.Singleton(
         create_http_app,

@@ -12,6 +12,7 @@ from adapters.sim.grbl import GrblConfig
 from adapters.sim.pty_host import PtyGrblSimulator
 from adapters.storage.journal import SqliteDoseJournal
 from adapters.storage.nvs import SqliteNvs
+from adapters.storage.outbox import SqliteOutbox
 from application.ports import NetworkIdentity
 from domain.calibration import Calibration
 from domain.dose import PumpLimits
@@ -26,6 +27,15 @@ def open_journal(data_dir: str) -> Iterator[SqliteDoseJournal]:
         yield journal
     finally:
         journal.close()
+
+
+def open_outbox(data_dir: str) -> Iterator[SqliteOutbox]:
+    """Resource: the telemetry outbox at ``<data_dir>/outbox.sqlite3``."""
+    outbox = SqliteOutbox(Path(data_dir) / "outbox.sqlite3")
+    try:
+        yield outbox
+    finally:
+        outbox.close()
 
 
 # The simulated controller runs the simulated pumps (0.05 ml/mm, up to 150 ml/min) at full

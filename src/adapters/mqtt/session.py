@@ -1,7 +1,9 @@
 """The one MQTT session with the monitoring broker (paho-mqtt 2.x, MQTT 3.1.1), driven by the
 connection supervisor: bounded connect, Last Will, ``online``/``offline`` availability,
-registration publish, loss detection, clean disconnect. Retry and backoff are not here:
-paho's own reconnect is switched off and the supervisor calls ``connect`` again."""
+registration publish, loss detection, clean disconnect; and, for the telemetry and command
+adapters, publishing with acknowledgement callbacks, subscriptions held across reconnects
+and a generation number per connection. Retry and backoff are not here: paho's own
+reconnect is switched off and the supervisor calls ``connect`` again."""
 
 from __future__ import annotations
 
@@ -9,28 +11,29 @@ import logging
 import threading
 import time
 import traceback
-from typing import Any
+from collections.abc import Callable
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
-from paho.mqtt.reasoncodes import ReasonCode
+from paho.mqtt.enums import MQTTErrorCode
 
-from adapters.mqtt.broker_url import check_ca_file, parse_broker_url
+from adapters.mqtt.acks import PublishAcks, wait_published
+from adapters.mqtt.broker_url import parse_broker_url
 from adapters.mqtt.local_address import local_address
-from adapters.mqtt.session_state import Phase, SessionState
+from adapters.mqtt.paho_client import OFFLINE, build_client
+from adapters.mqtt.session_state import Phase, SessionState, explain
+from adapters.mqtt.subscriptions import MessageHandler, Subscriptions
 from domain.errors import BrokerUnavailable
 from domain.registration import DeviceRegistration
 
 _log = logging.getLogger(__name__)
 
-ONLINE, OFFLINE = "online", "offline"
-# How often wait_lost re-checks paho's own state, for losses that skip on_disconnect (s).
-_POLL_S = 0.5
+ONLINE = "online"
 
 
 class PahoBrokerSession:
     """``BrokerSession`` over one reused paho ``Client``: clean session, no automatic
-    reconnect, Last Will ``offline`` (QoS 1, retained) on ``availability_topic``.
+    reconnect, Last Will ``offline`` (QoS 1, retained) on ``availability_topic``. Also the
+    transport under ``MqttTelemetry`` and ``MqttCommands`` (``publish``, ``subscribe``).
 
     ``url``: ``ws://``, ``wss://``, ``mqtt://`` or ``mqtts://`` (see ``parse_broker_url``);
     ``ca_file``: PEM CA bundle for wss/mqtts, empty for the system CAs; ``keepalive_s``: MQTT
@@ -57,44 +60,54 @@ class PahoBrokerSession:
         self._availability_topic = availability_topic
         self._registration_topic = registration_topic
         self._close_timeout_s = close_timeout_s
-        client = mqtt.Client(
-            CallbackAPIVersion.VERSION2,
+        client = build_client(
+            self._address,
             client_id=client_id,
-            clean_session=True,
-            protocol=mqtt.MQTTv311,
-            transport=self._address.transport,
-            reconnect_on_failure=False,
+            username=username,
+            password=password,
+            ca_file=ca_file,
+            availability_topic=availability_topic,
         )
-        if self._address.transport == "websockets":
-            client.ws_set_options(path=self._address.path)
-        if self._address.tls:
-            check_ca_file(ca_file)
-            client.tls_set(ca_certs=ca_file or None)
-        if username:
-            client.username_pw_set(username, password or None)
-        # MQTT 3.1.1 §3.1.2.5: the broker publishes the Will when the network connection
-        # closes without a DISCONNECT packet (keep-alive expiry, socket error).
-        client.will_set(availability_topic, OFFLINE, qos=1, retain=True)
-        client.on_connect = self._on_connect
-        client.on_disconnect = self._on_disconnect
-        client.on_socket_open = self._on_socket_open
-        client.on_socket_close = self._on_socket_close
+        self._acks = PublishAcks(client)
+        self._subscriptions = Subscriptions()
+        self._state = SessionState()
+        client.on_connect = self._state.on_connect
+        client.on_disconnect = self._state.on_disconnect
+        client.on_socket_open = self._state.on_socket_open
+        client.on_socket_close = self._state.on_socket_close
+        client.on_publish = self._acks.on_publish
+        client.on_subscribe = self._subscriptions.on_subscribe
         self._client = client
 
         self._op_lock = threading.Lock()  # one connect or disconnect at a time
-        self._state = SessionState()
+        self._generation = 0
+        self._ready = False  # connect() finished: subscribed, online published
+
+    @property
+    def generation(self) -> int:
+        """0 before the first successful ``connect``; +1 on each one."""
+        return self._generation
+
+    @property
+    def connected(self) -> bool:
+        """True from the end of a successful ``connect`` until the session drops or is
+        closed (so a publisher never sees the new connection with the old generation)."""
+        return self._ready and self._connected()
 
     def connect(self, timeout_s: float) -> str:
-        """Open the transport, send CONNECT, wait for a successful CONNACK, publish
-        ``online`` (QoS 1, retained) and return the connection's local IP address.
+        """Open the transport, send CONNECT, wait for a successful CONNACK, subscribe every
+        ``subscribe``d filter again and wait for the SUBACK, publish ``online`` (QoS 1,
+        retained), then count a new ``generation`` and return the local IP address.
+        Acknowledgement callbacks of the earlier connection are dropped (see ``publish``).
 
         Each phase (TCP connect, TLS handshake, WebSocket handshake; not the DNS look-up,
         which the resolver bounds) is bounded by ``timeout_s`` (s) and the CONNACK wait by
-        what is left of it. Raises ``BrokerUnavailable`` when the broker is
-        unreachable, a handshake or the CONNACK times out, the connection closes first, or
-        the CONNACK refuses us; the message then carries the broker's reason (MQTT 3.1.1
-        §3.2.2.3 return codes as paho names them, e.g. "Not authorized"). Raises
-        ``ValueError`` when ``timeout_s`` is not positive.
+        what is left of it, as are the SUBACK and PUBACK waits. Raises ``BrokerUnavailable``
+        when the broker is unreachable, a handshake, the CONNACK or the SUBACK times out,
+        the connection closes first, or the CONNACK refuses us; the message then carries
+        the broker's reason (MQTT 3.1.1 §3.2.2.3 return codes as paho names them, e.g. "Not
+        authorized"). A filter the SUBACK refuses is logged, not raised: telemetry still
+        flows. Raises ``ValueError`` when ``timeout_s`` is not positive.
         """
         if timeout_s <= 0:
             raise ValueError(f"connect timeout must be positive, not {timeout_s}")
@@ -103,6 +116,7 @@ class PahoBrokerSession:
             # Leave paho closed (its thread ends by itself after a loss, but its state and
             # any half-open socket remain) so the same Client can connect afresh.
             self._abandon()
+            self._acks.forget()  # the caller sends again when it sees the new generation
             self._state.begin(cancels)
             where = f"{self._address.host}:{self._address.port}"
             _log.info("connecting to MQTT broker %s (%s)", where, self._address.scheme)
@@ -127,7 +141,7 @@ class PahoBrokerSession:
             accepted, outcome = self._state.wait_settled(deadline - time.monotonic())
             if not accepted:
                 self._abandon()
-                reason = _explain(outcome, timeout_s)
+                reason = explain(outcome, timeout_s)
                 _log.warning("MQTT broker %s: %s", where, reason)
                 raise BrokerUnavailable(f"broker {where}: {reason}")
             try:
@@ -135,9 +149,20 @@ class PahoBrokerSession:
             except OSError as exc:
                 self._abandon()
                 raise BrokerUnavailable(f"broker {where}: no local address ({exc})") from exc
+            problem = self._subscriptions.renew(
+                self._client,
+                deadline - time.monotonic(),
+                lambda: self._connected() and self._state.cancels() == cancels,
+            )
+            if problem:
+                self._abandon()
+                _log.warning("MQTT broker %s: %s", where, problem)
+                raise BrokerUnavailable(f"broker {where}: {problem}")
             info = self._client.publish(self._availability_topic, ONLINE, qos=1, retain=True)
             _log.info("connected to MQTT broker %s from %s", where, ip)
-            _wait_published(info, max(deadline - time.monotonic(), 0.0))
+            wait_published(info, max(deadline - time.monotonic(), 0.0))
+            self._generation += 1
+            self._ready = True
             return ip
 
     def wait_lost(self, timeout_s: float) -> str | None:
@@ -145,18 +170,7 @@ class PahoBrokerSession:
         (``connection lost (<paho's reason>)``, e.g. "Keep alive timeout" when the broker
         stopped answering, "Unspecified error" for a closed or failed socket), or None if
         it is still up, or was closed by ``disconnect``, when the time is over."""
-        deadline = time.monotonic() + timeout_s
-        while True:
-            remaining = deadline - time.monotonic()
-            reason = self._state.wait_lost(min(remaining, _POLL_S))
-            if reason is not None:
-                return reason
-            if self._state.phase is Phase.CONNECTED and not self._client.is_connected():
-                # A socket closed under paho's select() makes paho stop without calling
-                # on_disconnect; its state still shows the connection is gone.
-                self._state.dropped("socket closed")
-            elif remaining <= 0:
-                return None
+        return self._state.wait_lost(timeout_s, self._client.is_connected)
 
     def register(self, registration: DeviceRegistration) -> None:
         """Publish ``registration.to_json()`` on the registration topic, QoS 1, not retained
@@ -180,16 +194,51 @@ class PahoBrokerSession:
             was_connected = self._connected()
             if was_connected:
                 info = self._client.publish(self._availability_topic, OFFLINE, qos=1, retain=True)
-                _wait_published(info, self._close_timeout_s)
+                wait_published(info, self._close_timeout_s)
             self._abandon()
             if was_connected:
                 _log.info("disconnected from MQTT broker")
+
+    def publish(
+        self,
+        topic: str,
+        payload: str,
+        *,
+        qos: int,
+        retain: bool,
+        on_acked: Callable[[], None] | None = None,
+    ) -> bool:
+        """Publish ``payload`` (UTF-8) on ``topic``; False, with nothing sent, when not
+        ``connected`` or paho refuses it. Thread-safe; does not wait. ``on_acked`` runs on
+        paho's network thread when paho reports the message done: PUBACK (QoS 1), PUBCOMP
+        (QoS 2), written (QoS 0); paho holds its outgoing-message lock meanwhile, so it must
+        be quick and never wait for a thread that is inside ``publish``. A new connection
+        drops the callbacks: paho re-sends unacknowledged QoS 1/2 messages itself and the
+        caller, seeing the new ``generation``, sends them too, so a subscriber may see a
+        duplicate, never a loss (see ``acks``). Raises ``ValueError`` for a topic with
+        wildcards or a QoS other than 0, 1, 2."""
+        if not self.connected:
+            return False
+        info = self._acks.publish(topic, payload, qos, retain, on_acked)
+        return info.rc == MQTTErrorCode.MQTT_ERR_SUCCESS
+
+    def subscribe(self, topic_filter: str, qos: int, handler: MessageHandler) -> None:
+        """Hold ``topic_filter`` at ``qos`` on every connection: subscribed now if
+        connected, and again by every ``connect`` before it returns. Matching messages go to
+        ``handler(topic, payload, reply_to)`` on paho's network thread (keep it short: it
+        delays every other message); ``reply_to`` is None under MQTT 3.1.1 (see
+        ``subscriptions.reply_to_of`` for MQTT 5). An exception from ``handler`` is
+        logged, never raised into paho. The same filter again replaces its handler."""
+        self._subscriptions.add(self._client, topic_filter, qos, handler)
+        if self._connected():  # from the CONNACK on: a connect under way may have renewed
+            self._subscriptions.send_one(self._client, topic_filter)
 
     def _connected(self) -> bool:
         return self._state.phase is Phase.CONNECTED and self._client.is_connected()
 
     def _abandon(self) -> None:
         """End the current connection, whatever its state, and stop paho's thread."""
+        self._ready = False
         self._state.closing()
         self._client.disconnect()  # queues DISCONNECT; paho's thread sends it and closes
         if not self._state.socket_closed.wait(self._close_timeout_s):
@@ -200,41 +249,3 @@ class PahoBrokerSession:
                 sock.close()
         self._client.loop_stop()
         self._state.closed()
-
-    # paho callbacks, on paho's network thread (signatures: paho 2.x CallbackAPIVersion 2).
-
-    def _on_connect(self, _c: Any, _u: Any, _f: Any, reason: ReasonCode, _p: Any) -> None:
-        self._state.connack(reason)
-
-    def _on_disconnect(self, _c: Any, _u: Any, _f: Any, reason: ReasonCode, _p: Any) -> None:
-        # MQTT 3.1.1 has no server DISCONNECT: paho names the local cause ("Keep alive
-        # timeout", "Unspecified error" for a closed or failed socket). Ignored while closing.
-        self._state.dropped(str(reason))
-
-    def _on_socket_open(self, _c: Any, _u: Any, _sock: Any) -> None:
-        self._state.socket_closed.clear()
-
-    def _on_socket_close(self, _c: Any, _u: Any, _sock: Any) -> None:
-        self._state.socket_closed.set()
-
-
-def _explain(outcome: ReasonCode | str | None, timeout_s: float) -> str:
-    if outcome is None:
-        return f"no CONNACK within {timeout_s:g} s"
-    if isinstance(outcome, ReasonCode):
-        if not outcome.is_failure:
-            return "connection closed right after CONNACK"
-        return f"connection refused: {outcome}"
-    return outcome
-
-
-def _wait_published(info: mqtt.MQTTMessageInfo, timeout_s: float) -> None:
-    """Wait up to ``timeout_s`` (s) for a QoS 1 PUBACK; a miss is logged, not raised: the
-    loss it means shows up in ``wait_lost``."""
-    try:
-        info.wait_for_publish(timeout_s)
-    except (RuntimeError, ValueError) as exc:
-        _log.warning("publish not sent: %s", exc)
-        return
-    if not info.is_published():
-        _log.warning("no PUBACK within %g s", timeout_s)

@@ -1,16 +1,22 @@
 """Where one MQTT session stands, kept thread-safe between the three threads that touch it:
-the supervisor's (connect, wait_lost), paho's network thread (its callbacks) and whoever
-calls disconnect. Bookkeeping only: no paho calls, no I/O."""
+the supervisor's (connect, wait_lost), paho's network thread (the connection callbacks,
+which land here) and whoever calls disconnect. Bookkeeping only: no paho calls, no I/O."""
 
 from __future__ import annotations
 
 import enum
 import logging
 import threading
+import time
+from collections.abc import Callable
+from typing import Any
 
 from paho.mqtt.reasoncodes import ReasonCode
 
 _log = logging.getLogger(__name__)
+
+# How often wait_lost re-checks paho's own state, for losses that skip on_disconnect (s).
+_POLL_S = 0.5
 
 
 class Phase(enum.Enum):
@@ -97,11 +103,49 @@ class SessionState:
                 self._lost.set()
                 _log.warning("MQTT session lost: %s", reason)
 
-    def wait_lost(self, timeout_s: float) -> str | None:
-        """Wait up to ``timeout_s`` (s): the loss reason, or None."""
-        return self._lost_reason if self._lost.wait(max(timeout_s, 0.0)) else None
+    def wait_lost(self, timeout_s: float, paho_connected: Callable[[], bool]) -> str | None:
+        """Wait up to ``timeout_s`` (s): the loss reason, or None. ``paho_connected`` is
+        paho's own view, asked every ``_POLL_S`` for losses paho never reported."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            remaining = deadline - time.monotonic()
+            if self._lost.wait(max(min(remaining, _POLL_S), 0.0)):
+                return self._lost_reason
+            if self._phase is Phase.CONNECTED and not paho_connected():
+                # A socket closed under paho's select() makes paho stop without calling
+                # on_disconnect; its state still shows the connection is gone.
+                self.dropped("socket closed")
+            elif remaining <= 0:
+                return None
+
+    # paho callbacks, on paho's network thread (signatures: paho 2.x CallbackAPIVersion 2).
+
+    def on_connect(self, _c: Any, _u: Any, _f: Any, reason: ReasonCode, _p: Any) -> None:
+        self.connack(reason)
+
+    def on_disconnect(self, _c: Any, _u: Any, _f: Any, reason: ReasonCode, _p: Any) -> None:
+        # MQTT 3.1.1 has no server DISCONNECT: paho names the local cause ("Keep alive
+        # timeout", "Unspecified error" for a closed or failed socket). Ignored while closing.
+        self.dropped(str(reason))
+
+    def on_socket_open(self, _c: Any, _u: Any, _sock: Any) -> None:
+        self.socket_closed.clear()
+
+    def on_socket_close(self, _c: Any, _u: Any, _sock: Any) -> None:
+        self.socket_closed.set()
 
     def _settle(self, outcome: ReasonCode | str) -> None:
         if not self._settled.is_set():
             self._outcome = outcome
             self._settled.set()
+
+
+def explain(outcome: ReasonCode | str | None, timeout_s: float) -> str:
+    """Why a connect attempt failed, from ``SessionState.wait_settled``'s outcome."""
+    if outcome is None:
+        return f"no CONNACK within {timeout_s:g} s"
+    if isinstance(outcome, ReasonCode):
+        if not outcome.is_failure:
+            return "connection closed right after CONNACK"
+        return f"connection refused: {outcome}"
+    return outcome

@@ -1,0 +1,105 @@
+"""MQTT commands through the same use cases as HTTP, on the daemon's fake wiring."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from application.handle_command import CommandRequest
+from bootstrap.containers import UseCases, bootstrap
+from bootstrap.settings import PumpSettings, Settings
+
+
+@pytest.fixture
+def app() -> Iterator[UseCases]:
+    pumps = [PumpSettings(id="X", name="DMDEE", ml_per_mm=0.05, max_flow_ml_min=60.0)]
+    app = bootstrap(Settings(pumps=pumps).model_dump(mode="json"), wiring="fake")
+    stop = threading.Event()
+    plane = threading.Thread(target=app.control_plane().run, args=(stop,), daemon=True)
+    plane.start()
+    yield app
+    stop.set()
+    plane.join(timeout=5)
+
+
+def command(
+    app: UseCases, action: str, target: str | None, body: Any, error: str | None = None
+) -> dict[str, Any]:
+    result: dict[str, Any] = app.handle_command().execute(
+        CommandRequest(action, target, body, error)
+    )
+    return result
+
+
+def results(app: UseCases) -> list[Any]:
+    return [p for what, p in app.adapters.telemetry().published if what == "cmd/result"]
+
+
+def test_a_dose_command_doses_and_answers_with_the_dose_id(app: UseCases) -> None:
+    result = command(
+        app, "dose", "X", {"volume_ml": 1, "flowRate_ml_min": 30, "correlationId": "c-1"}
+    )
+    assert result["ok"] is True and result["correlationId"] == "c-1" and result["doseId"]
+    assert app.adapters.controller().moves == [({"X": 20.0}, 600.0)]
+    assert results(app) == [result]
+
+
+def test_a_redelivered_command_is_answered_again_but_not_run_twice(app: UseCases) -> None:
+    body = {"volume_ml": 1, "flowRate_ml_min": 30, "correlationId": "c-2"}
+    first = command(app, "dose", "X", body)
+    again = command(app, "dose", "X", body)
+    assert first == again
+    assert len(app.adapters.controller().moves) == 1
+    assert len(results(app)) == 2
+
+
+@pytest.mark.parametrize(
+    ("target", "body", "error", "code"),
+    [
+        ("X", None, "body is not valid JSON", "bad_request"),
+        (
+            "X",
+            {"volume_ml": "1", "flowRate_ml_min": 30, "correlationId": "a"},
+            None,
+            "invalid_dose",
+        ),
+        (
+            "X",
+            {"volume_ml": True, "flowRate_ml_min": 30, "correlationId": "b"},
+            None,
+            "invalid_dose",
+        ),
+        ("X", {"volume_ml": -1, "flowRate_ml_min": 30, "correlationId": "c"}, None, "invalid_dose"),
+        ("X", {"volume_ml": 1, "flowRate_ml_min": 61, "correlationId": "d"}, None, "invalid_dose"),
+        ("Q", {"volume_ml": 1, "flowRate_ml_min": 30, "correlationId": "e"}, None, "unknown_pump"),
+        ("X", {"volume_ml": 1, "flowRate_ml_min": 30}, None, "bad_request"),
+        ("X", {"volume_ml": 1, "flowRate_ml_min": 30, "correlationId": 7}, None, "bad_request"),
+    ],
+)
+def test_a_bad_command_gets_an_error_result_and_nothing_moves(
+    app: UseCases, target: str, body: Any, error: str | None, code: str
+) -> None:
+    result = command(app, "dose", target, body, error)
+    assert result["ok"] is False and result["code"] == code and result["error"]
+    assert app.adapters.controller().moves == []
+
+
+def test_a_stop_command_stops_the_running_dose(app: UseCases) -> None:
+    command(app, "dose", "X", {"volume_ml": 5, "flowRate_ml_min": 30, "correlationId": "d1"})
+    result = command(app, "stop", "X", {"correlationId": "s1"})
+    assert result == {"correlationId": "s1", "ok": True, "error": None}
+    [record] = app.list_history().execute()
+    assert record.outcome.value == "stopped"
+
+
+def test_commands_arrive_through_the_source_and_the_worker(app: UseCases) -> None:
+    worker = app.command_worker()
+    thread = threading.Thread(target=worker.run, daemon=True)
+    thread.start()
+    app.command_source().deliver(CommandRequest("stop", "X", {"correlationId": "via-source"}))
+    worker.stop()
+    thread.join(timeout=5)
+    assert results(app)[-1]["correlationId"] == "via-source"
