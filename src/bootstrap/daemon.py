@@ -77,10 +77,7 @@ class Daemon:
         self._settings = settings
         self._wiring = wiring
         self._stop = threading.Event()
-        supervisor = app.supervisor()
-        self._mqtt = threading.Thread(
-            target=supervisor.run if supervisor else None, name="mqtt-supervisor", daemon=True
-        )
+        self._network = _network_plane(app)
         self.server = _ListeningServer(
             uvicorn.Config(
                 app.http_app(),
@@ -90,7 +87,7 @@ class Daemon:
                 access_log=False,
                 lifespan="off",
             ),
-            on_listening=self._mqtt.start if supervisor else lambda: None,
+            on_listening=self._start_network_plane,
         )
 
     def request_stop(self) -> None:
@@ -121,12 +118,41 @@ class Daemon:
                 self.server.run()
         finally:
             self._stop.set()
-            self.app.adapters.sleeper().stop()
-            if self._mqtt.is_alive():
-                self._mqtt.join(timeout=settings.mqtt.connect_timeout_s + 5)
+            self._stop_network_plane()
             plane.join(timeout=30)
             self.app.shutdown_resources()
             log.info("stopped")
+
+    def _start_network_plane(self) -> None:
+        """After HTTP listens: the MQTT supervisor, the telemetry drainer, the status
+        publisher and the command worker (the user's start order)."""
+        if self._network:
+            self.app.command_source().start()  # subscribed on every connect from now on
+        for thread in self._network:
+            thread.start()
+
+    def _stop_network_plane(self) -> None:
+        self.app.adapters.sleeper().stop()  # supervisor (publishes offline), status
+        if self._network:
+            self.app.drainer().stop()
+            self.app.command_worker().stop()
+        for thread in self._network:
+            if thread.is_alive():
+                thread.join(timeout=self._settings.mqtt.connect_timeout_s + 5)
+
+
+def _network_plane(app: UseCases) -> list[threading.Thread]:
+    """The MQTT threads, none when MQTT is disabled (``mqtt.url`` empty)."""
+    supervisor = app.supervisor()
+    if supervisor is None:
+        return []
+    runs = {
+        "mqtt-supervisor": supervisor.run,
+        "telemetry-drainer": app.drainer().run,
+        "status-publisher": app.publish_status().run,
+        "mqtt-commands": app.command_worker().run,
+    }
+    return [threading.Thread(target=run, name=name, daemon=True) for name, run in runs.items()]
 
 
 class _ListeningServer(uvicorn.Server):
