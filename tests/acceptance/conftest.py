@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pytest_bdd import given, when
+from pytest_bdd import given, parsers, then, when
 
 from bootstrap.containers import UseCases, bootstrap
 from bootstrap.settings import HttpSettings, Settings
@@ -108,3 +108,50 @@ def running_and_registered(mqtt_world: MqttWorld) -> None:
 def daemon_starts(mqtt_world: MqttWorld) -> None:
     """Start the daemon in-process in the user's start order."""
     mqtt_world.start()
+
+
+@when("the broker is stopped")
+def broker_stopped(mqtt_world: MqttWorld) -> None:
+    """Stop the broker and wait until the daemon noticed."""
+    assert mqtt_world.daemon is not None and mqtt_world.broker is not None
+    mqtt_world.broker.stop()
+    daemon = mqtt_world.daemon
+    wait_for(lambda: daemon.mqtt_link()["state"] != "connected", 15, "the link to drop")
+
+
+@when("the broker is started again")
+def broker_started(mqtt_world: MqttWorld) -> None:
+    """Start the broker again (same address)."""
+    assert mqtt_world.broker is not None
+    mqtt_world.registrations_before = len(mqtt_world.broker.registrations())
+    mqtt_world.broker.start()
+
+
+@when(parsers.parse('I dose {volume:g} ml on pump "{pump}" at {flow:g} ml/min over HTTP'))
+def dose_over_http(mqtt_world: MqttWorld, volume: float, pump: str, flow: float) -> None:
+    """Ask for a dose through the HTTP API; it must be accepted."""
+    assert mqtt_world.daemon is not None
+    status, body = mqtt_world.daemon.call(
+        "POST", f"/api/pump/{pump}/dispense", {"volume": volume, "flowRate": flow}
+    )
+    assert status == 202, body
+    mqtt_world.dose_id = body["doseId"]
+    mqtt_world.dose_ids.append(body["doseId"])
+
+
+# Then
+
+
+@when(parsers.parse("the dose completes within {seconds:d} seconds"))
+@then(parsers.parse("the dose completes within {seconds:d} seconds"))
+def dose_completes(mqtt_world: MqttWorld, seconds: int) -> None:
+    """The last dose asked for ends as completed."""
+    assert mqtt_world.daemon is not None
+    daemon, dose_id = mqtt_world.daemon, mqtt_world.dose_id
+
+    def outcome() -> str | None:
+        doses = daemon.call("GET", "/api/history")[1]["doses"]
+        found = [d["outcome"] for d in doses if d["doseId"] == dose_id]
+        return found[0] if found and found[0] != "running" else None
+
+    assert wait_for(outcome, seconds, "the dose to end") == "completed"

@@ -43,31 +43,6 @@ def tries_on_fake_clock(mqtt_world: MqttWorld, attempts: int) -> ManualSleeper:
     return sleeper
 
 
-@when("the broker is stopped")
-def broker_stopped(mqtt_world: MqttWorld) -> None:
-    assert mqtt_world.daemon is not None and mqtt_world.broker is not None
-    mqtt_world.broker.stop()
-    daemon = mqtt_world.daemon
-    wait_for(lambda: daemon.mqtt_link()["state"] != "connected", 15, "the link to drop")
-
-
-@when("the broker is started again")
-def broker_started(mqtt_world: MqttWorld) -> None:
-    assert mqtt_world.broker is not None
-    mqtt_world.registrations_before = len(mqtt_world.broker.registrations())
-    mqtt_world.broker.start()
-
-
-@when(parsers.parse('I dose {volume:g} ml on pump "{pump}" at {flow:g} ml/min over HTTP'))
-def dose_over_http(mqtt_world: MqttWorld, volume: float, pump: str, flow: float) -> None:
-    assert mqtt_world.daemon is not None
-    status, body = mqtt_world.daemon.call(
-        "POST", f"/api/pump/{pump}/dispense", {"volume": volume, "flowRate": flow}
-    )
-    assert status == 202, body
-    mqtt_world.dose_id = body["doseId"]
-
-
 # Then
 
 
@@ -101,19 +76,6 @@ def shows_reason(mqtt_world: MqttWorld) -> None:
     assert mqtt_world.daemon is not None
     reason = (mqtt_world.daemon.mqtt_link()["lastError"] or "").lower()
     assert "not authori" in reason or "bad user name or password" in reason, reason
-
-
-@then(parsers.parse("the dose completes within {seconds:d} seconds"))
-def dose_completes(mqtt_world: MqttWorld, seconds: int) -> None:
-    assert mqtt_world.daemon is not None
-    daemon, dose_id = mqtt_world.daemon, mqtt_world.dose_id
-
-    def outcome() -> str | None:
-        doses = daemon.call("GET", "/api/history")[1]["doses"]
-        found = [d["outcome"] for d in doses if d["doseId"] == dose_id]
-        return found[0] if found and found[0] != "running" else None
-
-    assert wait_for(outcome, seconds, "the dose to end") == "completed"
 
 
 @then("the link status shows the daemon waiting to reconnect")

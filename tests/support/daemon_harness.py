@@ -11,7 +11,11 @@ import urllib.request
 from collections.abc import Callable
 from typing import Any
 
-from adapters.fakes import FakeBrokerSession
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+
+from adapters.fakes import FakeBrokerSession, FakeCommandSource, FakeTelemetryLink
+from adapters.mqtt.commands import parse_command
 from application.ports import BrokerSession
 from bootstrap.containers import UseCases, Wiring, bootstrap
 from bootstrap.daemon import Daemon
@@ -77,6 +81,10 @@ class ProbingSession:
     def disconnect(self) -> None:
         self.inner.disconnect()
 
+    def __getattr__(self, name: str) -> Any:
+        # publish, subscribe, generation, connected: the telemetry side, unprobed
+        return getattr(self.inner, name)
+
 
 class RunningDaemon:
     """``bootstrap.daemon.Daemon`` on a thread, as ``doser run`` runs it (no signals)."""
@@ -113,11 +121,35 @@ class RunningDaemon:
 
 
 class FakeBroker:
-    """The fake session seen as a broker: what it received, and switching it off and on."""
+    """The fake session and telemetry link seen as a broker: what they received, commands
+    delivered as the MQTT adapter would parse them, and switching it all off and on."""
 
-    def __init__(self, session: FakeBrokerSession, registration_topic: str) -> None:
+    def __init__(
+        self,
+        session: FakeBrokerSession,
+        registration_topic: str,
+        telemetry: FakeTelemetryLink,
+        commands: FakeCommandSource,
+        base: str,
+    ) -> None:
         self.session = session
         self.registration_topic = registration_topic
+        self.telemetry = telemetry
+        self.commands = commands
+        self.base = base
+
+    def events(self) -> list[tuple[str, dict[str, Any]]]:
+        """(topic suffix, message) of every outbox message delivered, duplicates included."""
+        return [(e.kind.value, e.message()) for e in list(self.telemetry.delivered)]
+
+    def command_results(self) -> list[dict[str, Any]]:
+        return [p for what, p in list(self.telemetry.published) if what == "cmd/result"]
+
+    def send_command(self, suffix: str, payload: bytes) -> None:
+        topic = f"{self.base}/{suffix}"
+        request = parse_command(self.base, topic, payload, None)
+        assert request is not None, topic
+        self.commands.deliver(request)
 
     def registrations(self, topic: str | None = None) -> list[dict[str, Any]]:
         topic = topic or self.registration_topic
@@ -129,9 +161,11 @@ class FakeBroker:
     def stop(self) -> None:
         self.session.up = False
         self.session.drop("broker stopped")
+        self.telemetry.up = False
 
     def start(self) -> None:
         self.session.up = True
+        self.telemetry.reconnect()
 
 
 class RealBroker:
@@ -147,6 +181,7 @@ class RealBroker:
         self.registration_topic = registration_topic
         self._login = login
         self._subscriber: Subscriber | None = None
+        self.base = ""  # set once the daemon says its device id
 
     def watch(self) -> None:
         """Subscribe to ``#`` (needs the broker up); messages before this are not seen."""
@@ -174,3 +209,35 @@ class RealBroker:
 
     def start(self) -> None:
         self.mosquitto.start()
+
+    def events(self) -> list[tuple[str, dict[str, Any]]]:
+        """(topic suffix, message) of every outbox message received, duplicates included."""
+        assert self._subscriber is not None
+        kinds = ("dispense/event", "dispense/complete", "alarm")
+        return [
+            (m.topic.split("/", 2)[2], json.loads(m.payload))
+            for m in self._subscriber.messages
+            if m.topic.endswith(kinds) and m.topic.count("/") >= 2
+        ]
+
+    def command_results(self) -> list[dict[str, Any]]:
+        assert self._subscriber is not None
+        return [
+            json.loads(m.payload)
+            for m in self._subscriber.messages
+            if m.topic.endswith("/cmd/result")
+        ]
+
+    def send_command(self, suffix: str, payload: bytes) -> None:
+        """Publish as the monitoring system would (QoS 1) and wait for the PUBACK."""
+        client = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv311)
+        username, password = self._login
+        if username:
+            client.username_pw_set(username, password)
+        client.connect(self.mosquitto.host, self.mosquitto.port)
+        client.loop_start()
+        try:
+            client.publish(f"{self.base}/{suffix}", payload, qos=1).wait_for_publish(10)
+        finally:
+            client.disconnect()
+            client.loop_stop()

@@ -35,6 +35,7 @@ class MqttWorld:
         self.broker: FakeBroker | RealBroker | None = None
         self.registrations_before = 0
         self.dose_id = ""
+        self.dose_ids: list[str] = []
 
     @property
     def real(self) -> bool:
@@ -80,12 +81,20 @@ class MqttWorld:
     def start(self) -> RunningDaemon:
         url, username, password = self.broker_url()
         daemon = RunningDaemon(self.settings(url, username, password), self.wiring)  # type: ignore[arg-type]
+        app = daemon.app
+        base = app.adapters.mqtt_names().base
         if not self.real:
             session = daemon.probe.inner
             assert isinstance(session, FakeBrokerSession)
             session.up = not self.broker_down
             session.refusal = "Not authorized" if self.refused else None
-            self.broker = FakeBroker(session, self.registration_topic)
+            telemetry = app.adapters.telemetry()
+            telemetry.up = not (self.broker_down or self.refused)
+            self.broker = FakeBroker(
+                session, self.registration_topic, telemetry, app.command_source(), base
+            )
+        elif isinstance(self.broker, RealBroker):
+            self.broker.base = base
         self.daemon = daemon
         daemon.start()
         return daemon
