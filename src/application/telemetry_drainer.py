@@ -14,7 +14,7 @@ import threading
 
 from application.ports import Outbox, StatusBoard, TelemetryLink
 from domain.status import SystemState
-from domain.telemetry import DrainPolicy
+from domain.telemetry import DrainPolicy, OutboxEntry
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +43,7 @@ class TelemetryDrainer:
         self._policy = policy
         self._window = window
         self._in_flight: set[int] = set()
+        self._alarms_in_flight: set[int] = set()
         self._acknowledged: list[tuple[int, int]] = []
         self._generation = -1
         self._lock = threading.Lock()
@@ -76,6 +77,7 @@ class TelemetryDrainer:
             if generation != self._generation:  # a new session: resend what was in flight
                 self._generation = generation
                 self._in_flight.clear()
+                self._alarms_in_flight.clear()
             room = self._window - len(self._in_flight)
             exclude = frozenset(self._in_flight)
         step = self._policy.step(self._state())
@@ -84,14 +86,27 @@ class TelemetryDrainer:
         entries = self._outbox.pending(
             min(step.batch, room), alarms_first=step.alarms_first, exclude=exclude
         )
+        if step.alarms_first:
+            entries = self._alarms_before_events(entries)
         for entry in entries:
             with self._lock:
                 self._in_flight.add(entry.seq)
+                if entry.kind.is_alarm:
+                    self._alarms_in_flight.add(entry.seq)
             if not self._link.send(entry, functools.partial(self._acked, entry.seq, generation)):
                 with self._lock:
                     self._in_flight.discard(entry.seq)
                 break
         return step.pause_s if entries else _IDLE_WAIT_S
+
+    def _alarms_before_events(self, entries: list[OutboxEntry]) -> list[OutboxEntry]:
+        """In an emergency, events wait until every alarm is acknowledged: QoS 2 alarms
+        complete later than QoS 1 events sent after them, so sending both would let the
+        events overtake the alarms on their way to a subscriber (MQTT orders per QoS)."""
+        alarms = [e for e in entries if e.kind.is_alarm]
+        with self._lock:
+            alarms_pending = bool(alarms) or bool(self._alarms_in_flight)
+        return alarms if alarms_pending else entries
 
     @property
     def in_flight(self) -> int:
@@ -114,6 +129,7 @@ class TelemetryDrainer:
             for seq, generation in done:
                 if generation == self._generation:
                     self._in_flight.discard(seq)
+                    self._alarms_in_flight.discard(seq)
 
     def _state(self) -> SystemState:
         try:

@@ -147,3 +147,19 @@ def test_timestamps_are_in_order_and_seq_is_monotonic() -> None:
     messages = [e.message() for e in rig.outbox.pending(100)]
     assert [m["seq"] for m in messages] == sorted(m["seq"] for m in messages)
     assert [m["timestamp"] for m in messages] == sorted(m["timestamp"] for m in messages)
+
+
+def test_in_an_emergency_events_wait_until_the_alarms_are_acknowledged() -> None:
+    rig = Rig(state=SystemState.EMERGENCY)
+    rig.link.auto_ack = False
+    rig.dose("dose-1")
+    rig.record.raise_alarm("emergencyStop", "stop pressed", Severity.CRITICAL)
+    rig.drainer.step()
+    rig.drainer.step()
+    assert [e.kind for e in rig.link.delivered] == [MessageKind.ALARM]
+    rig.link.ack_all()
+    rig.drainer.step()
+    assert [e.kind for e in rig.link.delivered][1:] == [
+        MessageKind.DISPENSE_EVENT,
+        MessageKind.DISPENSE_COMPLETE,
+    ]
