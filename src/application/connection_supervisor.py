@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 
 from application.ports import BrokerSession, Sleeper
 from application.register_device import RegisterDevice
@@ -26,7 +27,8 @@ _HOLD_SLICE_S = 0.25
 class ConnectionSupervisor:
     """Drives ``MqttLink`` against a ``BrokerSession``.
 
-    ``connect_timeout_s`` (s) bounds one attempt (TCP, TLS/WebSocket handshake, CONNACK).
+    ``connect_timeout_s`` (s) bounds one attempt (TCP, TLS/WebSocket handshake, CONNACK);
+    ``on_connected`` runs after every good CONNACK (it must not raise or block long).
     ``profile_changed`` and ``view`` may be called from any thread.
     """
 
@@ -36,13 +38,16 @@ class ConnectionSupervisor:
         link: MqttLink,
         register: RegisterDevice,
         sleeper: Sleeper,
+        *,
         connect_timeout_s: float = 10.0,
+        on_connected: Callable[[], None] | None = None,
     ) -> None:
         self._session = session
         self._link = link
         self._register = register
         self._sleeper = sleeper
         self._connect_timeout_s = connect_timeout_s
+        self._on_connected = on_connected
         self._lock = threading.Lock()  # the link is shared with HTTP-thread callers
         self._local_ip = ""
 
@@ -122,3 +127,5 @@ class ConnectionSupervisor:
                 )
             else:
                 log.info("mqtt: connected")
+                if self._on_connected is not None:
+                    self._on_connected()  # e.g. Home Assistant discovery

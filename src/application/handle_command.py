@@ -1,5 +1,8 @@
 """Use case: carry out a command that arrived over MQTT and publish its result.
 
+Home Assistant's one-touch button (``{"source": "homeassistant"}``, no volume, no
+correlationId) doses the pump's preset; its number entity sets that preset.
+
 The same validation and use cases as HTTP; every command gets ``{"correlationId", "ok",
 "error"}`` (plus ``code`` and, for a dose, ``doseId``). A command redelivered by QoS 1
 with the same correlationId is answered again, never executed twice. Malformed input is an
@@ -16,11 +19,13 @@ from typing import Any
 
 from application.dispense_volume import DispenseVolume
 from application.ports import ReplyTo, StatusBoard, TelemetryLink
+from application.pump_presets import PumpPresets
 from application.stop_pump import StopPump
 from domain.errors import DoserError, InvalidDose
 
 log = logging.getLogger(__name__)
 MAX_CORRELATION_ID = 128
+HOME_ASSISTANT = "homeassistant"
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,13 +46,16 @@ class HandleCommand:
 
     def __init__(
         self,
+        *,
         dispense: DispenseVolume,
         stop: StopPump,
         board: StatusBoard,
         link: TelemetryLink,
+        presets: PumpPresets,
         remember: int = 4096,
     ) -> None:
         self._dispense, self._stop, self._board, self._link = dispense, stop, board, link
+        self._presets = presets
         self._remember = remember
         self._results: OrderedDict[str, dict[str, Any]] = OrderedDict()
         self._lock = threading.Lock()
@@ -85,6 +93,17 @@ class HandleCommand:
             return _refuse(None, "bad_request", "correlationId must be a string of 1-128 chars")
         try:
             match request.action:
+                case "dose" if body.get("source") == HOME_ASSISTANT and "volume_ml" not in body:
+                    # the one-touch button: it can send neither a volume nor a correlationId
+                    preset = self._presets.preset(request.target or "")
+                    dose_id = self._dispense.execute(
+                        request.target or "", preset.volume_ml, preset.flow_rate_ml_min
+                    )
+                    return _ok(correlation_id, doseId=dose_id)
+                case "dose_volume":
+                    volume = _number(body, "volume_ml", "ml")
+                    self._presets.set_volume(request.target or "", volume)
+                    return _ok(correlation_id)
                 case "dose" if correlation_id is None:
                     # without it a QoS 1 redelivery could not be told from a second dose
                     return _refuse(None, "bad_request", "a dose command needs a correlationId")

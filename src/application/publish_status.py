@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import datetime, time
-from typing import Any
 
 from application.ports import (
     Clock,
@@ -21,6 +20,7 @@ from application.ports import (
     StatusBoard,
     TelemetryLink,
 )
+from application.pump_presets import PumpPresets
 from domain.events import DoseOutcome
 from domain.status import PumpView, SystemState
 from domain.telemetry import OutboxPolicy
@@ -28,8 +28,6 @@ from domain.telemetry_status import StatusCadence, pump_status, queue_status, sy
 
 log = logging.getLogger(__name__)
 _TICK_S = 0.25  # how often pump changes are looked for (s)
-# Pump fields whose change is news; the volume dispensed so far is carried, not a trigger.
-_NEWS = ("state", "doseId", "lastDose_ml", "dosedToday_ml", "fault")
 
 
 class PublishStatus:
@@ -48,16 +46,18 @@ class PublishStatus:
         cadence: StatusCadence,
         outbox_policy: OutboxPolicy,
         dropped: Callable[[], int],
+        presets: PumpPresets,
     ) -> None:
         self._link, self._board, self._outbox = link, board, outbox
         self._journal, self._host, self._clock = journal, host, clock
         self._sleeper, self._cadence, self._policy = sleeper, cadence, outbox_policy
         self._dropped = dropped
+        self._presets = presets
         self._started = clock.monotonic()
         self._generation = -1
         self._next_status = 0.0
         self._last_state: SystemState | None = None
-        self._published: dict[str, dict[str, Any]] = {}
+        self._published_keys: dict[str, tuple[object, ...]] = {}
 
     def run(self) -> None:
         """Tick until shutdown."""
@@ -77,7 +77,7 @@ class PublishStatus:
         now = self._clock.monotonic()
         if self._link.generation != self._generation:  # new session: re-publish everything
             self._generation = self._link.generation
-            self._published.clear()
+            self._published_keys.clear()
             self._next_status = now
         if snapshot.state is not self._last_state or now >= self._next_status:
             self._last_state = snapshot.state
@@ -95,18 +95,14 @@ class PublishStatus:
             self._publish_pump_if_changed(view)
 
     def _publish_pump_if_changed(self, view: PumpView) -> None:
-        last = self._published.get(view.pump_id)
-        if (
-            last is not None
-            and last["state"] == view.state.value
-            and last["doseId"] == view.dose_id
-        ):
+        preset_ml = self._presets.preset(view.pump_id).volume_ml
+        key = (view.state, view.dose_id, preset_ml)
+        if self._published_keys.get(view.pump_id) == key:
             return  # nothing new; the journal is only read when something changed
         last_ml, today_ml = self._journal_figures(view.pump_id)
-        payload = pump_status(view, last_ml, today_ml)
-        news = last is None or any(payload[k] != last[k] for k in _NEWS)
-        if news and self._link.publish_pump_status(view.pump_id, payload):
-            self._published[view.pump_id] = payload
+        payload = pump_status(view, last_ml, today_ml, preset_ml)
+        if self._link.publish_pump_status(view.pump_id, payload):
+            self._published_keys[view.pump_id] = key
 
     def _journal_figures(self, pump_id: str) -> tuple[float | None, float]:
         """The last dose finished today and today's total (ml); "today" is the UTC day."""

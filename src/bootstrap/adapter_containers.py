@@ -9,6 +9,7 @@ from dependency_injector import containers, providers
 
 from adapters.clock import EventSleeper, SystemClock
 from adapters.fakes import (
+    FakeAnnouncer,
     FakeBrokerSession,
     FakeCommandSource,
     FakeMotionController,
@@ -21,6 +22,7 @@ from adapters.fakes import (
 from adapters.host import ProcessMetrics
 from adapters.memory import InMemoryStatusBoard
 from adapters.mqtt.commands import MqttCommands
+from adapters.mqtt.ha_announcer import HomeAssistantAnnouncer
 from adapters.mqtt.session import PahoBrokerSession
 from adapters.mqtt.telemetry import MqttTelemetry
 from adapters.network import OsNetworkIdentity
@@ -66,6 +68,10 @@ class RealAdapters(containers.DeclarativeContainer):
     telemetry = providers.Singleton(MqttTelemetry, session=broker, base=mqtt_names.provided.base)
     # a driving adapter: the use cases container gives it the handler
     command_source = providers.Factory(MqttCommands, session=broker, base=mqtt_names.provided.base)
+    # the use cases container gives it the discovery configs (they need the profile)
+    ha_announcer = providers.Factory(
+        HomeAssistantAnnouncer, session=broker, discovery_prefix=config.mqtt.discovery_prefix
+    )
 
 
 class SimulatedAdapters(RealAdapters):
@@ -102,3 +108,4 @@ class FakeAdapters(containers.DeclarativeContainer):
     host = providers.Singleton(ProcessMetrics)
     telemetry = providers.Singleton(FakeTelemetryLink)
     command_source = providers.Factory(FakeCommandSource)
+    ha_announcer = providers.Factory(FakeAnnouncer)

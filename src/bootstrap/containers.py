@@ -20,13 +20,19 @@ from application.dose_runner import DoseRunner
 from application.handle_command import HandleCommand
 from application.list_history import ListHistory
 from application.publish_status import PublishStatus
+from application.pump_presets import PumpPresets
 from application.record_telemetry import RecordTelemetry
 from application.register_device import RegisterDevice
 from application.report_status import ReportStatus
 from application.stop_pump import StopPump
 from application.telemetry_drainer import TelemetryDrainer
 from bootstrap.adapter_containers import FakeAdapters, RealAdapters, SimulatedAdapters
-from bootstrap.resources import pump_specs
+from bootstrap.resources import (
+    ha_discovery_configs,
+    pump_dose_limits,
+    pump_presets,
+    pump_specs,
+)
 from domain.mqtt_link import BackoffPolicy, LinkView, MqttLink
 from domain.registration import DeviceProfile
 from domain.telemetry import DrainPolicy, OutboxPolicy
@@ -110,6 +116,17 @@ class UseCases(containers.DeclarativeContainer):
         random_unit=providers.Object(random.random),
     )
     # None when mqtt.url is empty: MQTT disabled, nothing connects.
+    ha_announcer = providers.Singleton(
+        adapters.ha_announcer,
+        messages=providers.Callable(
+            ha_discovery_configs,
+            profiles=profiles,
+            identity=adapters.identity,
+            names=adapters.mqtt_names,
+            pumps=config.pumps,
+            discovery_prefix=config.mqtt.discovery_prefix,
+        ),
+    )
     supervisor = providers.Selector(
         config.mqtt.mode,
         on=providers.Singleton(
@@ -119,6 +136,7 @@ class UseCases(containers.DeclarativeContainer):
             register=register_device,
             sleeper=adapters.sleeper,
             connect_timeout_s=config.mqtt.connect_timeout_s,
+            on_connected=ha_announcer.provided.announce,
         ),
         off=providers.Object(None),
     )
@@ -135,6 +153,12 @@ class UseCases(containers.DeclarativeContainer):
         clock=adapters.clock,
         mqtt_link=providers.Callable(_link_view_of, supervisor),
     )
+    presets = providers.Singleton(
+        PumpPresets,
+        nvs=adapters.nvs,
+        defaults=providers.Callable(pump_presets, config.pumps),
+        max_dose_ml=providers.Callable(pump_dose_limits, config.pumps),
+    )
     publish_status = providers.Singleton(
         PublishStatus,
         link=adapters.telemetry,
@@ -147,6 +171,7 @@ class UseCases(containers.DeclarativeContainer):
         cadence=providers.Factory(StatusCadence),
         outbox_policy=outbox_policy,
         dropped=providers.Callable(_dropped_counter, record_telemetry),
+        presets=presets,
     )
     handle_command = providers.Singleton(
         HandleCommand,
@@ -154,6 +179,7 @@ class UseCases(containers.DeclarativeContainer):
         stop=stop_pump,
         board=adapters.board,
         link=adapters.telemetry,
+        presets=presets,
     )
     command_worker = providers.Singleton(CommandWorker, handle=handle_command)
     command_source = providers.Singleton(

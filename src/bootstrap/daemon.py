@@ -127,7 +127,9 @@ class Daemon:
         """After HTTP listens: the MQTT supervisor, the telemetry drainer, the status
         publisher and the command worker (the user's start order)."""
         if self._network:
-            self.app.command_source().start()  # subscribed on every connect from now on
+            # subscribed on every connect from now on
+            self.app.command_source().start()
+            self.app.ha_announcer().start()
         for thread in self._network:
             thread.start()
 

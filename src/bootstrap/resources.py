@@ -3,17 +3,21 @@ pty simulator, the MQTT names, the pump specs from config."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from importlib.metadata import version as package_version
 from pathlib import Path
 from typing import Any
 
+from adapters.mqtt.ha_discovery import HaDevice, HaPump, discovery_messages
 from adapters.sim.grbl import GrblConfig
 from adapters.sim.pty_host import PtyGrblSimulator
 from adapters.storage.journal import SqliteDoseJournal
 from adapters.storage.nvs import SqliteNvs
 from adapters.storage.outbox import SqliteOutbox
+from application.device_profile import DeviceProfiles
 from application.ports import NetworkIdentity
+from application.pump_presets import Preset
 from domain.calibration import Calibration
 from domain.dose import PumpLimits
 from domain.pump import PumpSpec
@@ -97,3 +101,44 @@ def pump_specs(pumps: list[dict[str, Any]]) -> list[PumpSpec]:
         )
         for p in pumps
     ]
+
+
+def pump_presets(pumps: list[dict[str, Any]]) -> dict[str, Preset]:
+    """One-touch dose presets until the user sets one: 1 ml (or the pump's maximum single
+    dose if smaller) at the pump's maximum flow rate."""
+    return {p["id"]: Preset(min(1.0, p["max_dose_ml"]), p["max_flow_ml_min"]) for p in pumps}
+
+
+def pump_dose_limits(pumps: list[dict[str, Any]]) -> dict[str, float]:
+    """Pump id → its maximum single dose (ml)."""
+    return {p["id"]: p["max_dose_ml"] for p in pumps}
+
+
+def ha_discovery_configs(
+    profiles: DeviceProfiles,
+    identity: NetworkIdentity,
+    names: MqttNames,
+    pumps: list[dict[str, Any]],
+    discovery_prefix: str,
+) -> Callable[[], list[tuple[str, str]]]:
+    """A builder of the Home Assistant discovery configs with the current device name."""
+
+    def build() -> list[tuple[str, str]]:
+        device = HaDevice(
+            identifier_mac=identity.device_mac(),
+            name=profiles.current().name,
+            model="doser peristaltic dosing controller",
+            sw_version=package_version("doser"),
+        )
+        ha_pumps = [
+            HaPump(p["id"], p["name"], p["max_dose_ml"], p["max_flow_ml_min"]) for p in pumps
+        ]
+        return discovery_messages(
+            device,
+            ha_pumps,
+            discovery_prefix=discovery_prefix,
+            base=names.base,
+            availability_topic=names.availability_topic,
+        )
+
+    return build

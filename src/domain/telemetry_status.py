@@ -26,9 +26,10 @@ class StatusCadence:
 
 
 def pump_status(
-    view: PumpView, last_dose_ml: float | None, dosed_today_ml: float
+    view: PumpView, last_dose_ml: float | None, dosed_today_ml: float, dose_volume_ml: float
 ) -> dict[str, Any]:
-    """``{b}/pump/{id}/status``: state, the running dose, last dose and today's total (ml)."""
+    """``{b}/pump/{id}/status``: state, the running dose, last dose and today's total (ml),
+    and the one-touch dose volume (ml) Home Assistant shows and sets."""
     return {
         "pump": view.pump_id,
         "name": view.name,
@@ -38,6 +39,7 @@ def pump_status(
         "flowRate_ml_min": view.flow_rate_ml_min,
         "lastDose_ml": last_dose_ml,
         "dosedToday_ml": round(dosed_today_ml, 4),
+        "doseVolume_ml": dose_volume_ml,
         "fault": view.fault_reason or None,
     }
 

@@ -57,8 +57,11 @@ def reregisters(mqtt_world: MqttWorld) -> None:
     assert mqtt_world.daemon is not None and mqtt_world.broker is not None
     broker, daemon = mqtt_world.broker, mqtt_world.daemon
     before = mqtt_world.registrations_before
-    wait_for(lambda: len(broker.registrations()) > before, 15, "a new registration")
-    assert daemon.mqtt_link()["state"] == "connected"
+
+    def reconnected_and_registered() -> bool:
+        return daemon.mqtt_link()["state"] == "connected" and len(broker.registrations()) > before
+
+    wait_for(reconnected_and_registered, 15, "the reconnection and a new registration")
 
 
 @then("the daemon keeps retrying with growing waits")

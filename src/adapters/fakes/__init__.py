@@ -6,6 +6,7 @@ at the commanded feed, a feed hold comes to rest, an alarm stops motion), not li
 
 from adapters.fakes.motion import FakeMotionController
 from adapters.fakes.network import (
+    FakeAnnouncer,
     FakeBrokerSession,
     FakeCommandSource,
     FakeNetworkIdentity,
@@ -15,6 +16,7 @@ from adapters.fakes.network import (
 from adapters.fakes.storage import InMemoryJournal, InMemoryNvs, InMemoryOutbox, ManualClock
 
 __all__ = [
+    "FakeAnnouncer",
     "FakeBrokerSession",
     "FakeCommandSource",
     "FakeMotionController",

@@ -210,3 +210,18 @@ class FakeCommandSource:
 
     def deliver(self, request: Any) -> None:
         self._handler(request)
+
+
+class FakeAnnouncer:
+    """Home Assistant discovery in memory: counts announcements."""
+
+    def __init__(self, messages: Callable[[], list[tuple[str, str]]]) -> None:
+        self._messages = messages
+        self.announced: list[list[tuple[str, str]]] = []
+        self.started = False
+
+    def start(self) -> None:
+        self.started = True
+
+    def announce(self) -> None:
+        self.announced.append(self._messages())

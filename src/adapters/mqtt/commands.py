@@ -60,7 +60,8 @@ def parse_command(
 ) -> CommandRequest | None:
     """The request a message on ``topic`` makes, or None when it is none of ours (outside
     ``{base}/cmd/``, or our own ``{base}/cmd/result``). Topics (DESIGN §5):
-    ``cmd/<pump>/dose``, ``cmd/<pump>/stop``, ``cmd/emergency-stop``,
+    ``cmd/<pump>/dose``, ``cmd/<pump>/stop``, ``cmd/<pump>/dose_volume`` (a bare number
+    of ml, as Home Assistant's number entity sends it), ``cmd/emergency-stop``,
     ``cmd/recipe/<id>/execute``; anything else under ``cmd/`` is action "unknown" with an
     ``error``. The body is read as ``parse_body`` says, also for an unknown topic (its
     ``correlationId`` still names the answer). Never raises."""
@@ -71,6 +72,9 @@ def parse_command(
     if rest == "result":
         return None
     action, target = _route(rest.split("/"))
+    if action == "dose_volume":  # Home Assistant's number entity sends a bare number
+        body, error = _bare_number(payload)
+        return CommandRequest(action, target, body, error, reply_to)
     body, error = parse_body(payload)
     if action == "unknown":
         error = f"unknown command topic 'cmd/{rest[:_SHOWN_CHARS]}'"
@@ -103,13 +107,24 @@ def parse_body(payload: bytes) -> tuple[dict[str, Any] | None, str | None]:
     return value, None
 
 
+def _bare_number(payload: bytes) -> tuple[dict[str, Any] | None, str | None]:
+    """``12.5`` → ``{"volume_ml": 12.5}`` (a JSON object body is read as usual)."""
+    try:
+        value = float(payload.decode("utf-8").strip())
+    except (UnicodeDecodeError, ValueError):
+        return parse_body(payload)
+    if not math.isfinite(value):
+        return None, "the dose volume must be a finite number of ml"
+    return {"volume_ml": value}, None
+
+
 def _route(parts: list[str]) -> tuple[str, str | None]:
     match parts:
         case ["emergency-stop"]:
             return "emergency-stop", None
         case ["recipe", recipe_id, "execute"] if recipe_id:
             return "recipe", recipe_id
-        case [pump_id, ("dose" | "stop") as verb] if pump_id:
+        case [pump_id, ("dose" | "stop" | "dose_volume") as verb] if pump_id:
             return verb, pump_id
     return "unknown", None
 

@@ -73,7 +73,7 @@ def discovery_messages(
     the device id (last level of ``base``, e.g. ``doser/doser_A1B2C3``) cut to
     ``[a-zA-Z0-9_-]``. The dose button publishes ``{"source":"homeassistant"}`` to
     ``{base}/cmd/<pump>/dose``; the dose-volume number publishes the bare number in ml
-    (``12.5``) to ``{base}/pump/<pump>/dose_volume/set``. Same input, same output.
+    (``12.5``) to ``{base}/cmd/<pump>/dose_volume``. Same input, same output.
     Raises ``ValueError`` for an empty prefix or device id, a MAC that is not 6 bytes,
     a pump id that is empty or holds ``/ + #``, duplicate pump ids, pump ids that collide
     once sanitised, or a ``max_dose_ml`` that is not a finite number > 0.
@@ -131,7 +131,7 @@ def _pump_entities(pump: HaPump, base: str) -> dict[str, dict[str, Any]]:
             "dose volume",
             _STATUS_JSON.format("doseVolume_ml"),
             "mdi:beaker-outline",
-            command_topic=f"{base}/pump/{pump.pump_id}/dose_volume/set",
+            command_topic=f"{base}/cmd/{pump.pump_id}/dose_volume",
             min=min(0.1, pump.max_dose_ml),
             max=pump.max_dose_ml,
             step=0.1,

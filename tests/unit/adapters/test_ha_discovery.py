@@ -112,7 +112,7 @@ def test_the_dose_button_sends_a_json_press_to_the_pump_dose_command() -> None:
 
 def test_the_dose_volume_box_is_bounded_by_the_pump_and_reads_the_status() -> None:
     number = entity("number/doser_A1B2C3/Y_dose_volume")
-    assert number["command_topic"] == f"{BASE}/pump/Y/dose_volume/set"
+    assert number["command_topic"] == f"{BASE}/cmd/Y/dose_volume"
     assert number["state_topic"] == f"{BASE}/pump/Y/status"
     assert (number["min"], number["max"], number["step"]) == (0.1, 20.0, 0.1)
     assert (number["mode"], number["unit_of_measurement"]) == ("box", "mL")

@@ -103,3 +103,17 @@ def test_commands_arrive_through_the_source_and_the_worker(app: UseCases) -> Non
     worker.stop()
     thread.join(timeout=5)
     assert results(app)[-1]["correlationId"] == "via-source"
+
+
+def test_the_home_assistant_button_doses_the_pumps_preset(app: UseCases) -> None:
+    command(app, "dose_volume", "X", {"volume_ml": 2.5})
+    result = command(app, "dose", "X", {"source": "homeassistant"})
+    assert result["ok"] is True and result["doseId"]
+    # 2.5 ml at the pump's maximum flow (60 ml/min) with 0.05 ml/mm
+    assert app.adapters.controller().moves == [({"X": 50.0}, 1200.0)]
+
+
+def test_a_preset_above_the_pumps_single_dose_limit_is_refused(app: UseCases) -> None:
+    result = command(app, "dose_volume", "X", {"volume_ml": 501})
+    assert result["ok"] is False and result["code"] == "invalid_dose"
+    assert app.presets().preset("X").volume_ml == 1.0
