@@ -44,8 +44,11 @@ def test_configs_are_retained_and_republished_when_home_assistant_comes_online(
     announcer.start()
     session.connect(5.0)
     try:
-        announcer.announce()
         expected = dict(configs())
+        with Subscriber(mosquitto.host, mosquitto.port, "homeassistant/#", durable=False) as seen:
+            announcer.announce()
+            for topic in expected:  # all reached the broker before a late subscriber looks
+                seen.wait_for(lambda m, t=topic: m.topic == t, timeout=10)
         with Subscriber(mosquitto.host, mosquitto.port, "homeassistant/#", durable=False) as late:
             for topic in expected:
                 late.wait_for(lambda m, t=topic: m.topic == t and m.retain, timeout=10)
