@@ -250,7 +250,7 @@ class Inbox:
     def _on_message(self, _c: mqtt.Client, _u: Any, message: mqtt.MQTTMessage) -> None:
         arrived = time.monotonic()
         with self._changed:
-            self._messages.append((arrived, message.topic, message.payload))
+            self._messages.append((arrived, message.topic, bytes(message.payload)))
             self._changed.notify_all()
 
 
