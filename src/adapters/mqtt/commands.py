@@ -1,4 +1,4 @@
-"""Commands from the monitoring system over MQTT (DESIGN §5): the ``{base}/cmd/#`` topics
+"""Commands from the monitoring system over MQTT (DESIGN §5): the ``{base}/cmd/...`` topics
 and their JSON bodies turned into ``CommandRequest``s for the application's command
 handler. A driving adapter: it parses and hands over; what a command means and what to
 answer is the handler's."""
@@ -29,7 +29,8 @@ class _Session(Protocol):
 
 
 class MqttCommands:
-    """Subscribes ``{base}/cmd/#`` (QoS 1, held across reconnects by the session) and hands
+    """Subscribes ``{base}/cmd/+/+``, ``cmd/emergency-stop`` and ``cmd/recipe/+/execute``
+    (QoS 1, held across reconnects by the session) and hands
     every command to ``handler`` on paho's network thread: ``handler`` should queue the
     work, not do it. ``base`` is ``<base_topic>/<device id>``. ``{base}/cmd/result``, which
     the device publishes itself, is ignored. Nothing here raises into paho: a failing
@@ -44,7 +45,9 @@ class MqttCommands:
 
     def start(self) -> None:
         """Subscribe; call once, before or after the session connects."""
-        self._session.subscribe(f"{self._base}/cmd/#", 1, self._on_message)
+        # Not cmd/#: that would bring every result we publish on cmd/result back to us.
+        for suffix in ("cmd/+/+", "cmd/emergency-stop", "cmd/recipe/+/execute"):
+            self._session.subscribe(f"{self._base}/{suffix}", 1, self._on_message)
 
     def _on_message(self, topic: str, payload: bytes, reply_to: ReplyTo | None) -> None:
         try:

@@ -13,6 +13,8 @@ from typing import Any
 
 from paho.mqtt.reasoncodes import ReasonCode
 
+from adapters.mqtt.local_address import disable_nagle
+
 _log = logging.getLogger(__name__)
 
 # How often wait_lost re-checks paho's own state, for losses that skip on_disconnect (s).
@@ -128,8 +130,9 @@ class SessionState:
         # timeout", "Unspecified error" for a closed or failed socket). Ignored while closing.
         self.dropped(str(reason))
 
-    def on_socket_open(self, _c: Any, _u: Any, _sock: Any) -> None:
+    def on_socket_open(self, _c: Any, _u: Any, sock: Any) -> None:
         self.socket_closed.clear()
+        disable_nagle(sock)
 
     def on_socket_close(self, _c: Any, _u: Any, _sock: Any) -> None:
         self.socket_closed.set()

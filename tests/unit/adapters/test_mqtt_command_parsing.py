@@ -147,7 +147,11 @@ def test_start_subscribes_every_command_topic_at_qos_1() -> None:
 
     MqttCommands(session, BASE + "/", lambda _: None).start()
 
-    assert session.subscriptions == [(f"{BASE}/cmd/#", 1)]
+    assert session.subscriptions == [
+        (f"{BASE}/cmd/+/+", 1),
+        (f"{BASE}/cmd/emergency-stop", 1),
+        (f"{BASE}/cmd/recipe/+/execute", 1),
+    ]  # not cmd/#, which would bring our own cmd/result back
 
 
 def test_messages_reach_the_handler_as_requests_and_our_results_do_not() -> None:
