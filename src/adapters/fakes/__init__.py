@@ -5,15 +5,9 @@ at the commanded feed, a feed hold comes to rest, an alarm stops motion), not li
 """
 
 from adapters.fakes.motion import FakeMotionController
-from adapters.fakes.network import (
-    FakeAnnouncer,
-    FakeBrokerSession,
-    FakeCommandSource,
-    FakeNetworkIdentity,
-    FakeTelemetryLink,
-    ManualSleeper,
-)
+from adapters.fakes.network import FakeBrokerSession, FakeNetworkIdentity, ManualSleeper
 from adapters.fakes.storage import InMemoryJournal, InMemoryNvs, InMemoryOutbox, ManualClock
+from adapters.fakes.telemetry import FakeAnnouncer, FakeCommandSource, FakeTelemetryLink
 
 __all__ = [
     "FakeAnnouncer",
