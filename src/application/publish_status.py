@@ -106,7 +106,8 @@ class PublishStatus:
 
     def _journal_figures(self, pump_id: str) -> tuple[float | None, float]:
         """The last dose finished today and today's total (ml); "today" is the UTC day."""
-        midnight = datetime.combine(self._clock.now().date(), time(), self._clock.now().tzinfo)
+        now = self._clock.now()
+        midnight = datetime.combine(now.date(), time(), now.tzinfo)
         doses = [
             r for r in self._journal.history(limit=1000, since=midnight) if r.pump_id == pump_id
         ]
