@@ -14,10 +14,10 @@ import math
 import re
 import sqlite3
 import threading
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from pathlib import Path
 
+from adapters.storage.sqlite_file import open_durable, transaction
 from application.ports import NvsValue
 
 SCHEMA_VERSION = 1
@@ -106,16 +106,8 @@ class SqliteNvs:
     """
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        try:
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=FULL")
-            self._migrate(path)
-        except BaseException:
-            self._db.close()
-            raise
+        self._db = open_durable(path, "NVS", _MIGRATIONS)
 
     def close(self) -> None:
         """Close the file; idempotent. Later calls raise ``sqlite3.ProgrammingError``."""
@@ -149,7 +141,7 @@ class SqliteNvs:
             for key, value in values.items()
         ]
         if rows:
-            with self._lock, self._transaction():
+            with self._lock, transaction(self._db):
                 self._db.executemany("INSERT OR REPLACE INTO nvs VALUES (?, ?, ?, ?)", rows)
 
     def erase(self, namespace: str, key: str) -> None:
@@ -164,30 +156,6 @@ class SqliteNvs:
         check_name("namespace", namespace)
         with self._lock:
             self._db.execute("DELETE FROM nvs WHERE namespace = ?", (namespace,))
-
-    @contextmanager
-    def _transaction(self) -> Iterator[None]:
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
-            yield
-            self._db.execute("COMMIT")
-        except BaseException:
-            if self._db.in_transaction:
-                self._db.execute("ROLLBACK")
-            raise
-
-    def _migrate(self, path: Path) -> None:
-        with self._transaction():
-            version = int(self._db.execute("PRAGMA user_version").fetchone()[0])
-            if version > SCHEMA_VERSION:
-                raise sqlite3.DatabaseError(
-                    f"{path}: NVS schema version {version} is newer than this doser "
-                    f"understands ({SCHEMA_VERSION})"
-                )
-            for target in range(version + 1, SCHEMA_VERSION + 1):
-                for statement in _MIGRATIONS[target]:
-                    self._db.execute(statement)
-                self._db.execute(f"PRAGMA user_version = {target}")
 
 
 def _encodable(text: str) -> bool:

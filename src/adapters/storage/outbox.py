@@ -15,11 +15,11 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Collection, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any
 
+from adapters.storage.sqlite_file import open_durable
 from domain.telemetry import MessageKind, OutboxEntry
 
 SCHEMA_VERSION = 1
@@ -73,16 +73,8 @@ class SqliteOutbox:
     """
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        try:
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=FULL")
-            self._migrate(path)
-        except BaseException:
-            self._db.close()
-            raise
+        self._db = open_durable(path, "outbox", _MIGRATIONS)
 
     def close(self) -> None:
         """Close the file; idempotent."""
@@ -129,30 +121,6 @@ class SqliteOutbox:
         """How many entries are stored."""
         with self._lock:
             return int(self._db.execute("SELECT count(*) FROM outbox").fetchone()[0])
-
-    @contextmanager
-    def _transaction(self) -> Iterator[None]:
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
-            yield
-            self._db.execute("COMMIT")
-        except BaseException:
-            if self._db.in_transaction:
-                self._db.execute("ROLLBACK")
-            raise
-
-    def _migrate(self, path: Path) -> None:
-        with self._transaction():
-            version = int(self._db.execute("PRAGMA user_version").fetchone()[0])
-            if version > SCHEMA_VERSION:
-                raise sqlite3.DatabaseError(
-                    f"{path}: outbox schema version {version} is newer than this doser "
-                    f"understands ({SCHEMA_VERSION})"
-                )
-            for target in range(version + 1, SCHEMA_VERSION + 1):
-                for statement in _MIGRATIONS[target]:
-                    self._db.execute(statement)
-                self._db.execute(f"PRAGMA user_version = {target}")
 
 
 def _entry(seq: int, kind: str, payload: str) -> OutboxEntry:
