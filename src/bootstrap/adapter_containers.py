@@ -62,6 +62,7 @@ class RealAdapters(containers.DeclarativeContainer):
         keepalive_s=config.mqtt.keepalive_s,
         availability_topic=mqtt_names.provided.availability_topic,
         registration_topic=config.mqtt.registration_topic,
+        protocol=config.mqtt.protocol,
     )
     outbox = providers.Resource(open_outbox, data_dir=config.data_dir)
     host = providers.Singleton(ProcessMetrics)

@@ -61,6 +61,7 @@ class MqttSettings(_Section):
     backoff_jitter: float = Field(default=0.0, ge=0, le=1)
     discovery_prefix: str = "homeassistant"
     outbox_capacity: int = Field(default=10_000, ge=10, le=10_000_000)
+    protocol: Literal["3.1.1", "5"] = "3.1.1"
 
     @field_validator("url")
     @classmethod

@@ -1,6 +1,6 @@
 """PahoBrokerSession against a real mosquitto, over the WebSocket and the plain TCP listener:
 availability (online, Last Will, clean offline), registration, refusals, dead brokers and
-brokers that never answer."""
+brokers that never answer. The tests that take ``protocol`` run under MQTT 3.1.1 and 5."""
 
 from __future__ import annotations
 
@@ -35,6 +35,12 @@ def hang_bound(timeout_s: float) -> float:
 
 @pytest.fixture(params=["ws", "tcp"])
 def transport(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture(params=["3.1.1", "5"])
+def protocol(request: pytest.FixtureRequest) -> str:
+    """The MQTT version the session speaks (``mqtt.protocol``)."""
     return str(request.param)
 
 
@@ -84,9 +90,12 @@ def kill_transport(session: PahoBrokerSession) -> None:
 
 
 def test_connect_returns_the_local_address_and_retains_online(
-    mosquitto: Mosquitto, transport: str, make_session: Callable[..., PahoBrokerSession]
+    mosquitto: Mosquitto,
+    transport: str,
+    protocol: str,
+    make_session: Callable[..., PahoBrokerSession],
 ) -> None:
-    session = make_session(url_of(mosquitto, transport))
+    session = make_session(url_of(mosquitto, transport), protocol=protocol)
 
     assert session.connect(TIMEOUT_S) == "127.0.0.1"
 
@@ -94,9 +103,12 @@ def test_connect_returns_the_local_address_and_retains_online(
 
 
 def test_register_delivers_the_exact_json_on_the_registration_topic(
-    mosquitto: Mosquitto, transport: str, make_session: Callable[..., PahoBrokerSession]
+    mosquitto: Mosquitto,
+    transport: str,
+    protocol: str,
+    make_session: Callable[..., PahoBrokerSession],
 ) -> None:
-    session = make_session(url_of(mosquitto, transport))
+    session = make_session(url_of(mosquitto, transport), protocol=protocol)
     ip = session.connect(TIMEOUT_S)
     registration = DeviceRegistration("02:00:5E:A1:B2:C3", "pump-1 façade", ip, "greenhouse 2")
 
@@ -122,10 +134,13 @@ def test_register_refuses_when_not_connected(
 def test_wrong_credentials_are_refused_with_the_brokers_reason_and_can_be_retried(
     mosquitto_factory: Callable[..., Mosquitto],
     transport: str,
+    protocol: str,
     make_session: Callable[..., PahoBrokerSession],
 ) -> None:
     broker = mosquitto_factory(users={"pump-1": "secret"})
-    session = make_session(url_of(broker, transport), username="pump-1", password="wrong")
+    session = make_session(
+        url_of(broker, transport), protocol=protocol, username="pump-1", password="wrong"
+    )
 
     for _attempt in range(2):  # the same session object, tried again
         started = time.monotonic()
@@ -137,10 +152,13 @@ def test_wrong_credentials_are_refused_with_the_brokers_reason_and_can_be_retrie
 def test_right_credentials_are_accepted(
     mosquitto_factory: Callable[..., Mosquitto],
     transport: str,
+    protocol: str,
     make_session: Callable[..., PahoBrokerSession],
 ) -> None:
     broker = mosquitto_factory(users={"pump-1": "secret"})
-    session = make_session(url_of(broker, transport), username="pump-1", password="secret")
+    session = make_session(
+        url_of(broker, transport), protocol=protocol, username="pump-1", password="secret"
+    )
 
     assert session.connect(TIMEOUT_S) == "127.0.0.1"
 
@@ -228,9 +246,12 @@ def test_disconnect_cuts_short_a_connect_waiting_for_its_connack(
 
 
 def test_a_device_that_dies_is_reported_lost_and_its_last_will_is_retained(
-    mosquitto: Mosquitto, transport: str, make_session: Callable[..., PahoBrokerSession]
+    mosquitto: Mosquitto,
+    transport: str,
+    protocol: str,
+    make_session: Callable[..., PahoBrokerSession],
 ) -> None:
-    session = make_session(url_of(mosquitto, transport))
+    session = make_session(url_of(mosquitto, transport), protocol=protocol)
     session.connect(TIMEOUT_S)
 
     kill_transport(session)
@@ -240,9 +261,12 @@ def test_a_device_that_dies_is_reported_lost_and_its_last_will_is_retained(
 
 
 def test_a_broker_that_stops_answering_is_reported_lost_by_keep_alive(
-    mosquitto: Mosquitto, transport: str, make_session: Callable[..., PahoBrokerSession]
+    mosquitto: Mosquitto,
+    transport: str,
+    protocol: str,
+    make_session: Callable[..., PahoBrokerSession],
 ) -> None:
-    session = make_session(url_of(mosquitto, transport), keepalive_s=1)
+    session = make_session(url_of(mosquitto, transport), protocol=protocol, keepalive_s=1)
     session.connect(TIMEOUT_S)
 
     mosquitto.pause()
@@ -267,11 +291,12 @@ def test_wait_lost_returns_none_while_the_session_is_up(
 def test_a_stopped_broker_is_reported_lost_and_the_same_session_reconnects_after_restart(
     mosquitto_factory: Callable[..., Mosquitto],
     transport: str,
+    protocol: str,
     make_session: Callable[..., PahoBrokerSession],
 ) -> None:
     # Not persistent: the retained "online" seen at the end can only come from the reconnect.
     mosquitto = mosquitto_factory(persistent=False)
-    session = make_session(url_of(mosquitto, transport))
+    session = make_session(url_of(mosquitto, transport), protocol=protocol)
     session.connect(TIMEOUT_S)
 
     mosquitto.stop()
@@ -286,9 +311,12 @@ def test_a_stopped_broker_is_reported_lost_and_the_same_session_reconnects_after
 
 
 def test_disconnect_retains_offline_and_is_idempotent(
-    mosquitto: Mosquitto, transport: str, make_session: Callable[..., PahoBrokerSession]
+    mosquitto: Mosquitto,
+    transport: str,
+    protocol: str,
+    make_session: Callable[..., PahoBrokerSession],
 ) -> None:
-    session = make_session(url_of(mosquitto, transport))
+    session = make_session(url_of(mosquitto, transport), protocol=protocol)
     session.connect(TIMEOUT_S)
 
     session.disconnect()

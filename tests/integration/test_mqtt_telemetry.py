@@ -1,7 +1,8 @@
 """Telemetry and commands over PahoBrokerSession against a real mosquitto: outbox entries on
 their topics with their QoS, acknowledgement callbacks, retained status, generations across
 broker restarts, command subscriptions held across reconnects, and what paho re-sends
-after a connection died with a message unacknowledged."""
+after a connection died with a message unacknowledged. The tests that take ``protocol``
+run under MQTT 3.1.1 and 5."""
 
 from __future__ import annotations
 
@@ -100,6 +101,12 @@ class Relay:
                 sock.shutdown(socket.SHUT_RDWR)
 
 
+@pytest.fixture(params=["3.1.1", "5"])
+def protocol(request: pytest.FixtureRequest) -> str:
+    """The MQTT version the session speaks (``mqtt.protocol``)."""
+    return str(request.param)
+
+
 @pytest.fixture
 def make_session() -> Iterator[Callable[..., PahoBrokerSession]]:
     made: list[PahoBrokerSession] = []
@@ -141,9 +148,12 @@ def next_request(requests: queue.Queue[CommandRequest]) -> CommandRequest:
 
 @pytest.mark.parametrize("kind", [MessageKind.DISPENSE_COMPLETE, MessageKind.ALARM])
 def test_an_outbox_entry_arrives_as_json_on_its_kind_topic_with_its_qos(
-    mosquitto: Mosquitto, make_session: Callable[..., PahoBrokerSession], kind: MessageKind
+    mosquitto: Mosquitto,
+    protocol: str,
+    make_session: Callable[..., PahoBrokerSession],
+    kind: MessageKind,
 ) -> None:
-    session = make_session(mosquitto.tcp_url)
+    session = make_session(mosquitto.tcp_url, protocol=protocol)
     telemetry = MqttTelemetry(session, BASE)
     session.connect(TIMEOUT_S)
     sent = entry(kind)
@@ -160,9 +170,9 @@ def test_an_outbox_entry_arrives_as_json_on_its_kind_topic_with_its_qos(
 
 @pytest.mark.parametrize("qos", [0, 1, 2])
 def test_on_acked_runs_on_the_network_thread_once_the_message_is_done(
-    mosquitto: Mosquitto, make_session: Callable[..., PahoBrokerSession], qos: int
+    mosquitto: Mosquitto, protocol: str, make_session: Callable[..., PahoBrokerSession], qos: int
 ) -> None:
-    session = make_session(mosquitto.tcp_url)
+    session = make_session(mosquitto.tcp_url, protocol=protocol)
     session.connect(TIMEOUT_S)
     acked_on: queue.Queue[threading.Thread] = queue.Queue()
 
@@ -229,9 +239,9 @@ def test_nothing_is_sent_while_not_connected(
 
 
 def test_generation_counts_connections_across_a_broker_restart(
-    mosquitto: Mosquitto, make_session: Callable[..., PahoBrokerSession]
+    mosquitto: Mosquitto, protocol: str, make_session: Callable[..., PahoBrokerSession]
 ) -> None:
-    session = make_session(mosquitto.tcp_url)
+    session = make_session(mosquitto.tcp_url, protocol=protocol)
     telemetry = MqttTelemetry(session, BASE)
     assert telemetry.generation == 0
 
@@ -267,9 +277,9 @@ def test_system_and_pump_status_are_retained_for_a_late_subscriber(
 
 
 def test_queue_status_and_command_results_are_neither_retained_nor_misrouted(
-    mosquitto: Mosquitto, make_session: Callable[..., PahoBrokerSession]
+    mosquitto: Mosquitto, protocol: str, make_session: Callable[..., PahoBrokerSession]
 ) -> None:
-    session = make_session(mosquitto.tcp_url)
+    session = make_session(mosquitto.tcp_url, protocol=protocol)
     telemetry = MqttTelemetry(session, BASE)
     session.connect(TIMEOUT_S)
     result = {"correlationId": "c-1", "ok": True, "error": None}
@@ -289,11 +299,13 @@ def test_queue_status_and_command_results_are_neither_retained_nor_misrouted(
 
 
 def test_a_command_still_reaches_the_handler_after_the_broker_restarts(
-    mosquitto_factory: Callable[..., Mosquitto], make_session: Callable[..., PahoBrokerSession]
+    mosquitto_factory: Callable[..., Mosquitto],
+    protocol: str,
+    make_session: Callable[..., PahoBrokerSession],
 ) -> None:
     # Not persistent: after the restart only the session's own re-subscription can route it.
     broker = mosquitto_factory(persistent=False)
-    session = make_session(broker.tcp_url)
+    session = make_session(broker.tcp_url, protocol=protocol)
     requests: queue.Queue[CommandRequest] = queue.Queue()
     MqttCommands(session, BASE, requests.put).start()
     session.connect(TIMEOUT_S)
@@ -312,9 +324,9 @@ def test_a_command_still_reaches_the_handler_after_the_broker_restarts(
 
 
 def test_a_subscription_made_while_connected_takes_effect_at_once(
-    mosquitto: Mosquitto, make_session: Callable[..., PahoBrokerSession]
+    mosquitto: Mosquitto, protocol: str, make_session: Callable[..., PahoBrokerSession]
 ) -> None:
-    session = make_session(mosquitto.tcp_url)
+    session = make_session(mosquitto.tcp_url, protocol=protocol)
     session.connect(TIMEOUT_S)
     requests: queue.Queue[CommandRequest] = queue.Queue()
 
@@ -334,9 +346,9 @@ def test_a_subscription_made_while_connected_takes_effect_at_once(
 
 
 def test_a_handler_that_raises_does_not_stop_later_deliveries(
-    mosquitto: Mosquitto, make_session: Callable[..., PahoBrokerSession]
+    mosquitto: Mosquitto, protocol: str, make_session: Callable[..., PahoBrokerSession]
 ) -> None:
-    session = make_session(mosquitto.tcp_url)
+    session = make_session(mosquitto.tcp_url, protocol=protocol)
     delivered: queue.Queue[bytes] = queue.Queue()
 
     def handler(topic: str, payload: bytes, reply_to: ReplyTo | None) -> None:
@@ -357,11 +369,11 @@ def test_a_handler_that_raises_does_not_stop_later_deliveries(
 
 
 def test_paho_resends_a_message_the_broker_never_acknowledged_but_drops_its_callback(
-    mosquitto: Mosquitto, make_session: Callable[..., PahoBrokerSession]
+    mosquitto: Mosquitto, protocol: str, make_session: Callable[..., PahoBrokerSession]
 ) -> None:
     relay = Relay(mosquitto.port)
     try:
-        session = make_session(f"mqtt://{HOST}:{relay.port}")
+        session = make_session(f"mqtt://{HOST}:{relay.port}", protocol=protocol)
         session.connect(TIMEOUT_S)
         with Subscriber(mosquitto.host, mosquitto.port, f"{BASE}/alarm", qos=2) as observer:
             old_acked, new_acked = threading.Event(), threading.Event()

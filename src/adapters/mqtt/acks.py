@@ -34,6 +34,7 @@ from collections.abc import Callable
 from typing import Any
 
 import paho.mqtt.client as mqtt
+from paho.mqtt.properties import Properties
 
 _log = logging.getLogger(__name__)
 
@@ -52,18 +53,33 @@ class PublishAcks:
         self._callbacks: dict[int, OnAcked] = {}
 
     def publish(
-        self, topic: str, payload: str, qos: int, retain: bool, on_acked: OnAcked | None
+        self,
+        topic: str,
+        payload: str,
+        qos: int,
+        retain: bool,
+        on_acked: OnAcked | None,
+        *,
+        properties: Properties | None = None,
     ) -> mqtt.MQTTMessageInfo:
-        """paho's ``publish``, with ``on_acked`` registered under its mid before paho can
-        report the acknowledgement. Raises ``ValueError`` for a bad topic or QoS."""
+        """paho's ``publish`` (with MQTT 5 ``properties`` if given), with ``on_acked``
+        registered under its mid before paho can report the acknowledgement. Raises
+        ``ValueError`` for a bad topic or QoS."""
         if on_acked is None:
-            return self._client.publish(topic, payload, qos=qos, retain=retain)
+            return self._send(topic, payload, qos, retain, properties)
         with self._paho_lock:
-            info = self._client.publish(topic, payload, qos=qos, retain=retain)
+            info = self._send(topic, payload, qos, retain, properties)
             if info.rc == mqtt.MQTT_ERR_SUCCESS:
                 with self._lock:
                     self._callbacks[info.mid] = on_acked
         return info
+
+    def _send(
+        self, topic: str, payload: str, qos: int, retain: bool, properties: Properties | None
+    ) -> mqtt.MQTTMessageInfo:
+        if properties is None:  # the MQTT 3.1.1 call, which paho stand-ins also take
+            return self._client.publish(topic, payload, qos=qos, retain=retain)
+        return self._client.publish(topic, payload, qos=qos, retain=retain, properties=properties)
 
     def forget(self) -> None:
         """A new connection starts: what was in flight is the caller's to send again."""
@@ -75,9 +91,15 @@ class PublishAcks:
         with self._lock:
             return len(self._callbacks)
 
-    def on_publish(self, _c: Any, _u: Any, mid: int, _reason: Any, _props: Any) -> None:
+    def on_publish(self, _c: Any, _u: Any, mid: int, reason: Any, _props: Any) -> None:
         """paho's ``on_publish`` (callback API 2): run and drop the callback for ``mid``.
-        A callback that raises is logged; it must not end paho's thread."""
+        A callback that raises is logged; it must not end paho's thread. An MQTT 5 PUBACK
+        or PUBCOMP may carry a failure reason (e.g. "Not authorized", MQTT 5.0 §3.4.2.1):
+        logged, and the message still counts as done, as under MQTT 3.1.1, where the broker
+        acknowledges a message it drops without saying so; sending it again would not
+        change the broker's mind."""
+        if getattr(reason, "is_failure", False):
+            _log.warning("MQTT broker refused message %d: %s", mid, reason)
         with self._paho_lock, self._lock:
             callback = self._callbacks.pop(mid, None)
         if callback is None:

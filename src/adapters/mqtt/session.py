@@ -1,5 +1,5 @@
-"""The one MQTT session with the monitoring broker (paho-mqtt 2.x, MQTT 3.1.1), driven by the
-connection supervisor: bounded connect, Last Will, ``online``/``offline`` availability,
+"""The one MQTT session with the monitoring broker (paho-mqtt 2.x, MQTT 3.1.1 or 5), driven by
+the connection supervisor: bounded connect, Last Will, ``online``/``offline`` availability,
 registration publish, loss detection, clean disconnect; and, for the telemetry and command
 adapters, publishing with acknowledgement callbacks, subscriptions held across reconnects
 and a generation number per connection. Retry and backoff are not here: paho's own
@@ -15,11 +15,12 @@ from collections.abc import Callable
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import MQTTErrorCode
+from paho.mqtt.properties import Properties
 
 from adapters.mqtt.acks import PublishAcks, wait_published
 from adapters.mqtt.broker_url import parse_broker_url
 from adapters.mqtt.local_address import local_address
-from adapters.mqtt.paho_client import OFFLINE, build_client
+from adapters.mqtt.paho_client import OFFLINE, MqttProtocol, build_client
 from adapters.mqtt.session_state import Phase, SessionState, explain
 from adapters.mqtt.subscriptions import MessageHandler, Subscriptions
 from domain.errors import BrokerUnavailable
@@ -31,15 +32,20 @@ ONLINE = "online"
 
 
 class PahoBrokerSession:
-    """``BrokerSession`` over one reused paho ``Client``: clean session, no automatic
-    reconnect, Last Will ``offline`` (QoS 1, retained) on ``availability_topic``. Also the
-    transport under ``MqttTelemetry`` and ``MqttCommands`` (``publish``, ``subscribe``).
+    """``BrokerSession`` over one reused paho ``Client``: a fresh broker session on every
+    connection (MQTT 3.1.1 clean session; MQTT 5 clean start, no Session Expiry Interval,
+    so the broker ends it with the connection), no automatic reconnect, Last Will
+    ``offline`` (QoS 1, retained) on ``availability_topic``. Also the transport under
+    ``MqttTelemetry`` and ``MqttCommands`` (``publish``, ``subscribe``).
 
     ``url``: ``ws://``, ``wss://``, ``mqtt://`` or ``mqtts://`` (see ``parse_broker_url``);
     ``ca_file``: PEM CA bundle for wss/mqtts, empty for the system CAs; ``keepalive_s``: MQTT
     keep alive (s); ``close_timeout_s``: how long ``disconnect`` waits for the broker to
     acknowledge ``offline`` and for paho's thread to end (s). Empty ``username`` sends no
-    credentials. Raises ``ValueError`` for a bad URL or an unusable CA file. Opens nothing.
+    credentials. ``protocol``: "3.1.1", or "5" for MQTT 5, whose commands may name a
+    response topic and correlation data for their result (``subscribe``, ``publish``).
+    Raises ``ValueError`` for a bad URL, an unusable CA file or an unknown protocol. Opens
+    nothing.
     """
 
     def __init__(
@@ -54,8 +60,10 @@ class PahoBrokerSession:
         availability_topic: str,
         registration_topic: str,
         close_timeout_s: float = 2.0,
+        protocol: MqttProtocol = "3.1.1",
     ) -> None:
         self._address = parse_broker_url(url)
+        self._mqtt5 = protocol == "5"
         self._keepalive_s = keepalive_s
         self._availability_topic = availability_topic
         self._registration_topic = registration_topic
@@ -67,6 +75,7 @@ class PahoBrokerSession:
             password=password,
             ca_file=ca_file,
             availability_topic=availability_topic,
+            protocol=protocol,
         )
         self._acks = PublishAcks(client)
         self._subscriptions = Subscriptions()
@@ -105,9 +114,10 @@ class PahoBrokerSession:
         what is left of it, as are the SUBACK and PUBACK waits. Raises ``BrokerUnavailable``
         when the broker is unreachable, a handshake, the CONNACK or the SUBACK times out,
         the connection closes first, or the CONNACK refuses us; the message then carries
-        the broker's reason (MQTT 3.1.1 §3.2.2.3 return codes as paho names them, e.g. "Not
-        authorized"). A filter the SUBACK refuses is logged, not raised: telemetry still
-        flows. Raises ``ValueError`` when ``timeout_s`` is not positive.
+        the broker's reason as paho names it (MQTT 3.1.1 §3.2.2.3 return codes, MQTT 5.0
+        §3.2.2.2 reason codes: e.g. "Not authorized", "Bad user name or password"). A
+        filter the SUBACK refuses is logged, not raised: telemetry still flows. Raises
+        ``ValueError`` when ``timeout_s`` is not positive.
         """
         if timeout_s <= 0:
             raise ValueError(f"connect timeout must be positive, not {timeout_s}")
@@ -125,7 +135,13 @@ class PahoBrokerSession:
                 self._client.connect_timeout = timeout_s  # paho allows this only when closed
             try:
                 self._client.connect(
-                    self._address.host, self._address.port, keepalive=self._keepalive_s
+                    self._address.host,
+                    self._address.port,
+                    keepalive=self._keepalive_s,
+                    # MQTT 5: clean start on every connect, said outright (paho's default
+                    # means "on the first connect only"); MQTT 3.1.1 takes clean session
+                    # from the Client and paho refuses any other value here.
+                    clean_start=True if self._mqtt5 else mqtt.MQTT_CLEAN_START_FIRST_ONLY,
                 )
             except (OSError, ValueError) as exc:
                 # OSError covers refused/unreachable, timeouts, TLS and WebSocket handshake
@@ -186,8 +202,9 @@ class PahoBrokerSession:
 
     def disconnect(self) -> None:
         """Publish ``offline`` (QoS 1, retained), wait up to ``close_timeout_s`` for its
-        PUBACK, send DISCONNECT and stop paho's thread. A DISCONNECT makes the broker drop
-        the Last Will (MQTT 3.1.1 §3.14.4), hence the explicit ``offline``. Idempotent; safe
+        PUBACK, send DISCONNECT and stop paho's thread. A DISCONNECT (under MQTT 5 with
+        reason "Normal disconnection") makes the broker drop the Last Will (MQTT 3.1.1
+        §3.14.4, MQTT 5.0 §3.14.2.1), hence the explicit ``offline``. Idempotent; safe
         before any connect; cuts short a ``connect`` waiting for its CONNACK."""
         self._state.cancel()
         with self._op_lock:
@@ -207,8 +224,10 @@ class PahoBrokerSession:
         qos: int,
         retain: bool,
         on_acked: Callable[[], None] | None = None,
+        properties: Properties | None = None,
     ) -> bool:
-        """Publish ``payload`` (UTF-8) on ``topic``; False, with nothing sent, when not
+        """Publish ``payload`` (UTF-8) on ``topic``, with MQTT 5 PUBLISH ``properties``
+        (e.g. Correlation Data) if given; False, with nothing sent, when not
         ``connected`` or paho refuses it. Thread-safe; does not wait. ``on_acked`` runs on
         paho's network thread when paho reports the message done: PUBACK (QoS 1), PUBCOMP
         (QoS 2), written (QoS 0); paho holds its outgoing-message lock meanwhile, so it must
@@ -216,18 +235,22 @@ class PahoBrokerSession:
         drops the callbacks: paho re-sends unacknowledged QoS 1/2 messages itself and the
         caller, seeing the new ``generation``, sends them too, so a subscriber may see a
         duplicate, never a loss (see ``acks``). Raises ``ValueError`` for a topic with
-        wildcards or a QoS other than 0, 1, 2."""
+        wildcards, a QoS other than 0, 1, 2, or ``properties`` on an MQTT 3.1.1 session
+        (which has nowhere to put them: paho would drop them without a word)."""
+        if properties is not None and not self._mqtt5:
+            raise ValueError('PUBLISH properties need MQTT 5 (mqtt.protocol = "5")')
         if not self.connected:
             return False
-        info = self._acks.publish(topic, payload, qos, retain, on_acked)
+        info = self._acks.publish(topic, payload, qos, retain, on_acked, properties=properties)
         return info.rc == MQTTErrorCode.MQTT_ERR_SUCCESS
 
     def subscribe(self, topic_filter: str, qos: int, handler: MessageHandler) -> None:
         """Hold ``topic_filter`` at ``qos`` on every connection: subscribed now if
         connected, and again by every ``connect`` before it returns. Matching messages go to
         ``handler(topic, payload, reply_to)`` on paho's network thread (keep it short: it
-        delays every other message); ``reply_to`` is None under MQTT 3.1.1 (see
-        ``subscriptions.reply_to_of`` for MQTT 5). An exception from ``handler`` is
+        delays every other message); ``reply_to`` is where an MQTT 5 message asked for its
+        answer (Response Topic, Correlation Data), None without one and always under MQTT
+        3.1.1 (see ``subscriptions.reply_to_of``). An exception from ``handler`` is
         logged, never raised into paho. The same filter again replaces its handler."""
         self._subscriptions.add(self._client, topic_filter, qos, handler)
         if self._connected():  # from the CONNACK on: a connect under way may have renewed

@@ -127,7 +127,8 @@ class SessionState:
 
     def on_disconnect(self, _c: Any, _u: Any, _f: Any, reason: ReasonCode, _p: Any) -> None:
         # MQTT 3.1.1 has no server DISCONNECT: paho names the local cause ("Keep alive
-        # timeout", "Unspecified error" for a closed or failed socket). Ignored while closing.
+        # timeout", "Unspecified error" for a closed or failed socket). An MQTT 5 broker
+        # may send one with its reason (e.g. "Session taken over"). Ignored while closing.
         self.dropped(str(reason))
 
     def on_socket_open(self, _c: Any, _u: Any, sock: Any) -> None:

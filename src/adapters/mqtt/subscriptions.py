@@ -1,7 +1,10 @@
 """The topic filters the session holds on every connection and the handlers their messages
 go to. A clean session ends the broker's subscriptions with the connection (MQTT 3.1.1
-§3.1.2.4), so each new connection subscribes again before it counts as up; messages are
-handed to the handlers on paho's network thread, which a failing handler must not end."""
+§3.1.2.4; MQTT 5 clean start with no session expiry, §3.1.2.4, §3.1.2.11.2), so each new
+connection subscribes again before it counts as up; messages are handed to the handlers on
+paho's network thread, which a failing handler must not end. Under MQTT 5 paho 2.2 turns a
+plain QoS into ``SubscribeOptions(qos=...)`` itself (``Client.subscribe``), so the same
+calls serve both protocols."""
 
 from __future__ import annotations
 
@@ -18,7 +21,7 @@ from application.ports import ReplyTo
 
 _log = logging.getLogger(__name__)
 
-# Topic, payload, where an MQTT 5 command wants its result (None under MQTT 3.1.1).
+# Topic, payload, where an MQTT 5 command wants its result (None without; always under 3.1.1).
 MessageHandler = Callable[[str, bytes, ReplyTo | None], None]
 # How often a SUBACK wait checks that the connection is still wanted and up (s).
 _POLL_S = 0.1
@@ -99,17 +102,23 @@ class Subscriptions:
 
 
 def reply_to_of(message: mqtt.MQTTMessage) -> ReplyTo | None:
-    """Where the sender wants its answer. MQTT 3.1.1 has no such field, so with this
-    session (``MQTTv311``) it is always None. The MQTT 5 seam: a client built with
-    ``protocol=MQTTv5`` gets ``message.properties`` with ``ResponseTopic`` and
-    ``CorrelationData`` (MQTT 5.0 §3.3.2.3.5-6), read here into a ``ReplyTo``; publishing
-    the result then needs the correlation data sent back as a PUBLISH property."""
+    """Where the sender wants its answer: the Response Topic and Correlation Data
+    properties of an MQTT 5 PUBLISH (MQTT 5.0 §3.3.2.3.5-6), which paho 2.2 puts on
+    ``message.properties`` as ``ResponseTopic`` (str) and ``CorrelationData`` (bytes).
+    None without a Response Topic, and always under MQTT 3.1.1, which has no properties
+    (paho leaves ``properties`` None). A Response Topic we could not publish on (with
+    ``+``, ``#`` or NUL, which MQTT 5.0 §3.3.2.3.5 forbids) is logged and ignored, so the
+    result goes to the usual result topic rather than nowhere."""
     properties = message.properties
     topic = getattr(properties, "ResponseTopic", None) if properties is not None else None
     if not topic:
         return None
+    topic = str(topic)
+    if any(char in topic for char in "+#\x00"):
+        _log.warning("MQTT response topic %.80r is not a topic name; ignored", topic)
+        return None
     data = getattr(properties, "CorrelationData", None)
-    return ReplyTo(str(topic), bytes(data) if data is not None else None)
+    return ReplyTo(topic, bytes(data) if data is not None else None)
 
 
 def _dispatcher(topic_filter: str, handler: MessageHandler) -> mqtt.CallbackOnMessage:

@@ -9,6 +9,9 @@ import json
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
+from paho.mqtt.properties import Properties
+
+from adapters.mqtt.paho_client import correlated
 from application.ports import ReplyTo
 from domain.telemetry import OutboxEntry
 
@@ -30,6 +33,7 @@ class _Session(Protocol):
         qos: int,
         retain: bool,
         on_acked: Callable[[], None] | None = None,
+        properties: Properties | None = None,
     ) -> bool: ...
 
 
@@ -42,8 +46,8 @@ class MqttTelemetry:
     - ``publish_status``: ``{base}/status``, QoS 0, retained;
     - ``publish_pump_status``: ``{base}/pump/<pump id>/status``, QoS 1, retained;
     - ``publish_queue_status``: ``{base}/queue/status``, QoS 0, not retained;
-    - ``publish_command_result``: ``{base}/cmd/result`` (or the MQTT 5 response topic),
-      QoS 1, not retained.
+    - ``publish_command_result``: ``{base}/cmd/result``, or the MQTT 5 response topic with
+      the command's correlation data, QoS 1, not retained.
 
     Payloads are JSON objects, UTF-8, non-ASCII kept as is. Every method returns False,
     sending nothing, while the session is not connected. Raises ``ValueError`` for an
@@ -88,12 +92,20 @@ class MqttTelemetry:
     def publish_command_result(
         self, result: Mapping[str, Any], reply_to: ReplyTo | None = None
     ) -> bool:
-        """On ``{base}/cmd/result``, or on ``reply_to.topic`` when the command named one.
-        MQTT 3.1.1 cannot carry ``reply_to.correlation_data``; an MQTT 5 session would send
-        it back as the PUBLISH's Correlation Data property (MQTT 5.0 §4.10)."""
-        if reply_to is not None:
-            return self._session.publish(reply_to.topic, _json(result), qos=1, retain=False)
-        return self._publish("cmd/result", result, qos=1, retain=False)
+        """On ``{base}/cmd/result``, or on ``reply_to.topic`` when the command named one (an
+        MQTT 5 Response Topic), with ``reply_to.correlation_data``, if any, sent back as
+        the PUBLISH's Correlation Data property (MQTT 5.0 §4.10.1) so the requester can
+        match the answer to its request. Raises ``ValueError`` for correlation data on an
+        MQTT 3.1.1 session, which cannot carry it (only MQTT 5 commands have any)."""
+        if reply_to is None:
+            return self._publish("cmd/result", result, qos=1, retain=False)
+        payload = _json(result)
+        if reply_to.correlation_data is None:
+            return self._session.publish(reply_to.topic, payload, qos=1, retain=False)
+        properties = correlated(reply_to.correlation_data)
+        return self._session.publish(
+            reply_to.topic, payload, qos=1, retain=False, properties=properties
+        )
 
     def _publish(self, suffix: str, payload: Mapping[str, Any], *, qos: int, retain: bool) -> bool:
         topic = f"{self._base}/{suffix}"
