@@ -21,4 +21,16 @@ class StopPump:
     pump_id: str
 
 
-Command = StartDose | StopPump
+@dataclass(frozen=True, slots=True)
+class HaltAll:
+    """Halt every running dose (feed hold, rest, flush) and journal what flowed."""
+
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class RefreshStatus:
+    """Publish a fresh snapshot now (after a change the control plane does not see)."""
+
+
+Command = StartDose | StopPump | HaltAll | RefreshStatus

@@ -14,7 +14,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
-from application.commands import Command, StartDose, StopPump
+from application.commands import Command, HaltAll, RefreshStatus, StartDose, StopPump
 from application.dose_runner import DoseRunner
 from application.ports import Clock
 from domain.errors import ControllerUnavailable, DoserError
@@ -137,6 +137,13 @@ class ControlPlane:
                 return self._runner.start(pump_id, volume_ml, flow_rate_ml_min)
             case StopPump(pump_id):
                 self._runner.stop(pump_id)
+                return None
+            case HaltAll(reason):
+                self._runner.stop_all(reason)
+                self._runner.publish()
+                return None
+            case RefreshStatus():
+                self._runner.publish()
                 return None
 
     def _drop_pending(self, reason: str) -> None:

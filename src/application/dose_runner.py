@@ -10,6 +10,7 @@ import uuid
 from collections.abc import Iterable
 
 from application.dose_recorder import DoseRecorder
+from application.emergency_latch import EmergencyLatch
 from application.ports import Clock, DoseEventSink, DoseJournal, MotionController, StatusBoard
 from domain.errors import (
     ControllerUnavailable,
@@ -28,7 +29,8 @@ class DoseRunner:
     """Owns the pumps and the controller; one dose (one coordinated move) at a time.
 
     ``hold_timeout_s`` (s) bounds how long a feed hold may take to come to rest before the
-    pumps are faulted. ``events`` (optional) receives every dose event after the journal.
+    pumps are faulted. ``events`` (optional) receives every dose event after the journal;
+    ``latch`` (optional), the emergency stop: while engaged every dose is refused.
     """
 
     def __init__(
@@ -42,10 +44,12 @@ class DoseRunner:
         poll_interval_s: float = 0.05,
         hold_timeout_s: float = 10.0,
         events: DoseEventSink | None = None,
+        latch: EmergencyLatch | None = None,
     ) -> None:
         self._controller = controller
         self._pumps = {spec.pump_id: Pump(spec) for spec in pumps}
         self._recorder = DoseRecorder(journal, clock, events)
+        self._latch = latch
         self._clock = clock
         self._board = board
         self._poll_interval_s = poll_interval_s
@@ -91,10 +95,12 @@ class DoseRunner:
     def start(self, pump_id: str, volume_ml: float, flow_rate_ml_min: float) -> str:
         """Validate and start a dose; returns its dose id once the move is planned.
 
-        Raises ``UnknownPump``, ``InvalidDose``, ``PumpBusy``, ``PumpFaulted``,
-        ``ControllerUnavailable``, ``ControllerRejected``.
+        Raises ``UnknownPump``, ``EmergencyStopLatched``, ``InvalidDose``, ``PumpBusy``,
+        ``PumpFaulted``, ``ControllerUnavailable``, ``ControllerRejected``.
         """
         pump = self._pump(pump_id)
+        if self._latch is not None:
+            self._latch.ensure_released()
         if not self._link.connected:
             raise ControllerUnavailable(f"controller is not connected: {self._link.detail}")
         dose = pump.plan(uuid.uuid4().hex, volume_ml, flow_rate_ml_min)
@@ -126,10 +132,11 @@ class DoseRunner:
             self._halt([pump], reason)
 
     def stop_all(self, reason: str) -> None:
-        """Halt every running dose (used at shutdown)."""
-        active = [p for p in self._pumps.values() if p.active is not None]
-        if active and self._link.connected:
-            self._halt(active, reason)
+        """Halt every running dose (emergency stop, shutdown) and leave the controller idle:
+        a feed hold sent while nothing ran still parks Grbl in Hold (protocol.c), which
+        the flush clears, so dosing can resume after a reset."""
+        if self._link.connected:
+            self._halt([p for p in self._pumps.values() if p.active is not None], reason)
 
     def tick(self) -> None:
         """Poll the controller once: follow running doses, detect completion and alarms."""
@@ -152,7 +159,10 @@ class DoseRunner:
 
     def publish(self) -> None:
         """Publish an immutable snapshot of pumps and link."""
-        self._board.publish(SystemSnapshot.of(list(self._pumps.values()), self._link))
+        emergency = self._latch is not None and self._latch.engaged
+        self._board.publish(
+            SystemSnapshot.of(list(self._pumps.values()), self._link, emergency=emergency)
+        )
 
     def _halt(self, pumps: list[Pump], reason: str) -> None:
         try:

@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from application.dispense_volume import DispenseVolume
-from application.ports import ReplyTo, StatusBoard, TelemetryLink
+from application.emergency_stop import EmergencyStop, ResetEmergencyStop
+from application.ports import ReplyTo, TelemetryLink
 from application.pump_presets import PumpPresets
 from application.stop_pump import StopPump
 from domain.errors import DoserError, InvalidDose
@@ -49,13 +50,16 @@ class HandleCommand:
         *,
         dispense: DispenseVolume,
         stop: StopPump,
-        board: StatusBoard,
         link: TelemetryLink,
         presets: PumpPresets,
+        emergency_stop: EmergencyStop,
+        reset_emergency_stop: ResetEmergencyStop,
         remember: int = 4096,
     ) -> None:
-        self._dispense, self._stop, self._board, self._link = dispense, stop, board, link
+        self._dispense, self._stop, self._link = dispense, stop, link
         self._presets = presets
+        self._emergency_stop = emergency_stop
+        self._reset_emergency_stop = reset_emergency_stop
         self._remember = remember
         self._results: OrderedDict[str, dict[str, Any]] = OrderedDict()
         self._lock = threading.Lock()
@@ -118,9 +122,11 @@ class HandleCommand:
                     self._stop.execute(request.target or "")
                     return _ok(correlation_id)
                 case "emergency-stop":
-                    for pump in self._board.latest().pumps:
-                        self._stop.execute(pump.pump_id)
-                    return _ok(correlation_id, latched=False)
+                    self._emergency_stop.execute("mqtt")
+                    return _ok(correlation_id, latched=True)
+                case "emergency-reset":
+                    released = self._reset_emergency_stop.execute("mqtt")
+                    return _ok(correlation_id, released=released)
                 case "recipe":
                     return _refuse(correlation_id, "unsupported", "recipes are not available yet")
                 case _:

@@ -15,7 +15,7 @@ from domain.journal import DoseRecord
 from domain.motion import ControllerStatus
 from domain.registration import DeviceRegistration
 from domain.status import SystemSnapshot
-from domain.telemetry import MessageKind, OutboxEntry
+from domain.telemetry import MessageKind, OutboxEntry, Severity
 
 
 class MotionController(Protocol):
@@ -261,3 +261,12 @@ class HostMetrics(Protocol):
 
     def memory_kib(self) -> int:
         """Resident memory (KiB)."""
+
+
+class AlarmSink(Protocol):
+    """Where alarms go (the outbox: QoS 2 on the wire, first in an emergency)."""
+
+    def raise_alarm(
+        self, alarm_type: str, message: str, severity: Severity, **details: Any
+    ) -> None:
+        """Queue an alarm; never raises."""

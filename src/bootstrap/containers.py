@@ -17,6 +17,8 @@ from application.device_config import ReadDeviceConfig, UpdateDeviceConfig
 from application.device_profile import DeviceProfiles
 from application.dispense_volume import DispenseVolume
 from application.dose_runner import DoseRunner
+from application.emergency_latch import EmergencyLatch
+from application.emergency_stop import EmergencyStop, ResetEmergencyStop
 from application.handle_command import HandleCommand
 from application.list_history import ListHistory
 from application.publish_status import PublishStatus
@@ -75,6 +77,7 @@ class UseCases(containers.DeclarativeContainer):
         ),
         off=providers.Object(None),
     )
+    latch = providers.Singleton(EmergencyLatch, nvs=adapters.nvs, clock=adapters.clock)
     runner = providers.Singleton(
         DoseRunner,
         controller=adapters.controller,
@@ -84,6 +87,7 @@ class UseCases(containers.DeclarativeContainer):
         board=adapters.board,
         poll_interval_s=config.controller.poll_interval_s,
         events=record_telemetry,
+        latch=latch,
     )
     control_plane = providers.Singleton(
         ControlPlane,
@@ -92,6 +96,16 @@ class UseCases(containers.DeclarativeContainer):
         poll_interval_s=config.controller.poll_interval_s,
     )
     dispense = providers.Factory(DispenseVolume, control=control_plane)
+    emergency_stop = providers.Factory(
+        EmergencyStop,
+        controller=adapters.controller,
+        latch=latch,
+        control=control_plane,
+        alarms=record_telemetry,
+    )
+    reset_emergency_stop = providers.Factory(
+        ResetEmergencyStop, latch=latch, control=control_plane, alarms=record_telemetry
+    )
     stop_pump = providers.Factory(StopPump, control=control_plane)
     list_history = providers.Factory(ListHistory, journal=adapters.journal)
 
@@ -177,9 +191,10 @@ class UseCases(containers.DeclarativeContainer):
         HandleCommand,
         dispense=dispense,
         stop=stop_pump,
-        board=adapters.board,
         link=adapters.telemetry,
         presets=presets,
+        emergency_stop=emergency_stop,
+        reset_emergency_stop=reset_emergency_stop,
     )
     command_worker = providers.Singleton(CommandWorker, handle=handle_command)
     command_source = providers.Singleton(
@@ -193,6 +208,8 @@ class UseCases(containers.DeclarativeContainer):
         history=list_history,
         read_config=read_config,
         update_config=update_config,
+        emergency_stop=emergency_stop,
+        reset_emergency_stop=reset_emergency_stop,
         token=config.http.token,
     )
 

@@ -75,3 +75,9 @@ class BrokerUnavailable(DoserError):
     """The MQTT broker could not be reached, refused us, or the session dropped."""
 
     code = "broker_unavailable"
+
+
+class EmergencyStopLatched(DoserError):
+    """The emergency stop is latched: nothing doses until it is reset."""
+
+    code = "emergency_stop_latched"

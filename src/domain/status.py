@@ -69,11 +69,15 @@ class SystemSnapshot:
     controller: ControllerView
 
     @classmethod
-    def of(cls, pumps: list[Pump], controller: ControllerView) -> SystemSnapshot:
-        """Snapshot ``pumps`` and the link; DISPENSING while any pump doses or holds."""
+    def of(
+        cls, pumps: list[Pump], controller: ControllerView, *, emergency: bool = False
+    ) -> SystemSnapshot:
+        """Snapshot ``pumps`` and the link: EMERGENCY while the emergency stop is latched,
+        else DISPENSING while any pump doses or holds, else IDLE."""
         dispensing = any(p.state in (PumpState.DOSING, PumpState.HOLDING) for p in pumps)
+        state = SystemState.DISPENSING if dispensing else SystemState.IDLE
         return cls(
-            state=SystemState.DISPENSING if dispensing else SystemState.IDLE,
+            state=SystemState.EMERGENCY if emergency else state,
             pumps=tuple(PumpView.of(p) for p in pumps),
             controller=controller,
         )

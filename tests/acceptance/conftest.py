@@ -139,6 +139,16 @@ def dose_over_http(mqtt_world: MqttWorld, volume: float, pump: str, flow: float)
     mqtt_world.dose_ids.append(body["doseId"])
 
 
+@when(parsers.re(r'the monitoring system sends (?P<payload>.+) to "(?P<topic>[^"]+)"'))
+def sends(mqtt_world: MqttWorld, payload: str, topic: str) -> None:
+    """Publish a command as the monitoring system does."""
+    broker = mqtt_world.broker
+    assert broker is not None
+    before = len(broker.command_results())
+    broker.send_command(topic, payload.encode())
+    wait_for(lambda: len(broker.command_results()) > before, 15, f"a result for {topic}")
+
+
 # Then
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pytest_bdd import parsers, scenarios, then, when
+from pytest_bdd import parsers, scenarios, then
 
 from support.daemon_harness import wait_for
 from support.mqtt_world import MqttWorld
@@ -24,15 +24,6 @@ def journal(world: MqttWorld) -> list[dict[str, Any]]:
 
 
 # When
-
-
-@when(parsers.re(r'the monitoring system sends (?P<payload>.+) to "(?P<topic>[^"]+)"'))
-def sends(mqtt_world: MqttWorld, payload: str, topic: str) -> None:
-    """Publish a command as the monitoring system does."""
-    assert mqtt_world.broker is not None
-    before = len(results(mqtt_world))
-    mqtt_world.broker.send_command(topic, payload.encode())
-    wait_for(lambda: len(results(mqtt_world)) > before, 15, f"a result for {topic}")
 
 
 # Then

@@ -89,10 +89,17 @@ class ProbingSession:
 class RunningDaemon:
     """``bootstrap.daemon.Daemon`` on a thread, as ``doser run`` runs it (no signals)."""
 
-    def __init__(self, settings: Settings, wiring: Wiring) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        wiring: Wiring,
+        prepare: Callable[[UseCases], None] | None = None,
+    ) -> None:
         self.settings = settings
         self.base_url = f"http://127.0.0.1:{settings.http.port}"
         self.app: UseCases = bootstrap(settings.model_dump(mode="json"), wiring=wiring)
+        if prepare is not None:  # e.g. override an adapter before anything is built
+            prepare(self.app)
         self.probe = ProbingSession(self.app.adapters.broker(), self.base_url)
         self.app.adapters.broker.override(self.probe)
         self._daemon = Daemon(self.app, settings, wiring)

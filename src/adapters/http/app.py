@@ -18,10 +18,12 @@ from starlette.routing import Route
 from adapters.http import serialize
 from adapters.http.auth import BearerAuthMiddleware
 from adapters.http.config_routes import ConfigEndpoints
+from adapters.http.emergency_routes import EmergencyEndpoints
 from adapters.http.errors import UnexpectedErrorMiddleware, exception_handlers
 from adapters.http.serialize import RequestRejected, read_body
 from application.device_config import ReadDeviceConfig, UpdateDeviceConfig
 from application.dispense_volume import DispenseVolume
+from application.emergency_stop import EmergencyStop, ResetEmergencyStop
 from application.list_history import ListHistory
 from application.report_status import ReportStatus, StatusReport
 from application.stop_pump import StopPump
@@ -35,6 +37,8 @@ def create_http_app(
     history: ListHistory,
     read_config: ReadDeviceConfig,
     update_config: UpdateDeviceConfig,
+    emergency_stop: EmergencyStop,
+    reset_emergency_stop: ResetEmergencyStop,
     token: str,
 ) -> Starlette:
     """Build the Starlette app serving the dosing API over the given use cases.
@@ -48,6 +52,7 @@ def create_http_app(
         raise ValueError("the HTTP API token must not be empty")
     api = _Endpoints(dispense, stop, status, history)
     config = ConfigEndpoints(read_config, update_config)
+    safety = EmergencyEndpoints(emergency_stop, reset_emergency_stop)
     routes = [
         Route("/healthz", api.healthz, methods=["GET"]),
         Route("/api/status", api.status, methods=["GET"]),
@@ -57,6 +62,8 @@ def create_http_app(
         Route("/api/history", api.history, methods=["GET"]),
         Route("/api/config", config.get, methods=["GET"]),
         Route("/api/config", config.post, methods=["POST"]),
+        Route("/api/emergency-stop", safety.stop, methods=["POST"]),
+        Route("/api/emergency-stop/reset", safety.reset, methods=["POST"]),
     ]
     return Starlette(
         routes=routes,

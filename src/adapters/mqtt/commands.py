@@ -64,7 +64,8 @@ def parse_command(
     """The request a message on ``topic`` makes, or None when it is none of ours (outside
     ``{base}/cmd/``, or our own ``{base}/cmd/result``). Topics (DESIGN §5):
     ``cmd/<pump>/dose``, ``cmd/<pump>/stop``, ``cmd/<pump>/dose_volume`` (a bare number
-    of ml, as Home Assistant's number entity sends it), ``cmd/emergency-stop``,
+    of ml, as Home Assistant's number entity sends it), ``cmd/emergency-stop`` and
+    ``cmd/emergency-stop/reset``,
     ``cmd/recipe/<id>/execute``; anything else under ``cmd/`` is action "unknown" with an
     ``error``. The body is read as ``parse_body`` says, also for an unknown topic (its
     ``correlationId`` still names the answer). Never raises."""
@@ -125,6 +126,8 @@ def _route(parts: list[str]) -> tuple[str, str | None]:
     match parts:
         case ["emergency-stop"]:
             return "emergency-stop", None
+        case ["emergency-stop", "reset"]:
+            return "emergency-reset", None
         case ["recipe", recipe_id, "execute"] if recipe_id:
             return "recipe", recipe_id
         case [pump_id, ("dose" | "stop" | "dose_volume") as verb] if pump_id:
