@@ -31,6 +31,7 @@ class CommandWorker:
             self._handle.refuse(request, "busy", "too many commands waiting; try again")
 
     def run(self) -> None:
+        """Carry out queued commands in arrival order until ``stop``."""
         while (request := self._queue.get()) is not None:
             try:
                 self._handle.execute(request)

@@ -31,6 +31,7 @@ class ReadDeviceConfig:
         self._supervisor = supervisor
 
     def execute(self) -> DeviceConfig:
+        """The current configuration; reads NVS, never the network."""
         mqtt = self._supervisor.view() if self._supervisor else None
         return DeviceConfig(self._device_id, self._profiles.current(), mqtt)
 

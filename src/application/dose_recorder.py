@@ -23,6 +23,8 @@ class DoseRecorder:
         self._events = events
 
     def record(self, events: Iterable[DoseEvent]) -> None:
+        """Journal, then forward, each event in order; storage errors propagate (the
+        journal is the record of what moved)."""
         for event in events:
             log.info("dose event: %s", event)
             now = self._clock.now()

@@ -26,6 +26,7 @@ class EmergencyLatch:
 
     @property
     def engaged(self) -> bool:
+        """Whether dosing is latched off."""
         return self._engaged
 
     @property

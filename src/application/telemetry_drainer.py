@@ -51,13 +51,16 @@ class TelemetryDrainer:
         self._stopping = threading.Event()
 
     def wake(self) -> None:
+        """There is new work (an append, an acknowledgement): end the current pause."""
         self._work.set()
 
     def stop(self) -> None:
+        """Make ``run`` return after the current step."""
         self._stopping.set()
         self._work.set()
 
     def run(self) -> None:
+        """Step and pause (s, as the policy says) until ``stop``; never raises."""
         while not self._stopping.is_set():
             try:
                 pause_s = self.step()
@@ -110,6 +113,7 @@ class TelemetryDrainer:
 
     @property
     def in_flight(self) -> int:
+        """Entries sent on this session and not yet acknowledged."""
         with self._lock:
             return len(self._in_flight)
 

@@ -29,6 +29,7 @@ class MessageKind(enum.Enum):
 
     @property
     def is_alarm(self) -> bool:
+        """Alarms go first in an emergency and may use the outbox's headroom."""
         return self is MessageKind.ALARM
 
     @property
@@ -89,6 +90,8 @@ def dispense_completed(
 
 
 class Severity(enum.Enum):
+    """How bad an alarm is, as the monitoring system shows it."""
+
     INFO = "info"
     WARNING = "warning"
     CRITICAL = "critical"
@@ -129,6 +132,7 @@ class OutboxPolicy:
         return depth < limit
 
     def warning(self, depth: int) -> bool:
+        """Whether ``depth`` entries reach the warning level (80 % of capacity)."""
         return depth >= self.capacity * self.warn_fraction
 
 
@@ -152,6 +156,7 @@ class DrainPolicy:
     emergency: DrainStep = field(default_factory=lambda: DrainStep(10, 0.010, True))
 
     def step(self, state: SystemState) -> DrainStep:
+        """The batch and pause for the system ``state``."""
         if state is SystemState.EMERGENCY:
             return self.emergency
         if state is SystemState.DISPENSING:

@@ -18,6 +18,7 @@ class StatusCadence:
     emergency_s: float = 1.0
 
     def interval_s(self, state: SystemState) -> float:
+        """Seconds until the next system status in ``state``."""
         if state is SystemState.EMERGENCY:
             return self.emergency_s
         if state is SystemState.DISPENSING:

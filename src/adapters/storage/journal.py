@@ -51,6 +51,7 @@ class SqliteDoseJournal:
         self._db.executescript(_SCHEMA)
 
     def close(self) -> None:
+        """Close the file (at shutdown)."""
         with self._lock:
             self._db.close()
 
