@@ -4,7 +4,6 @@ moves nothing and keeps running (hypothesis-generated topics suffixes and payloa
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -13,8 +12,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from adapters.mqtt.commands import parse_command
-from bootstrap.containers import UseCases, bootstrap
-from bootstrap.settings import PumpSettings, Settings
+from bootstrap.containers import UseCases
+from support.fake_daemon import control_plane_running, fake_app
 
 pytestmark = pytest.mark.slow
 BASE = "doser/doser_A1B2C3"
@@ -46,14 +45,8 @@ suffixes = st.sampled_from(
 
 @pytest.fixture(scope="module")
 def app() -> Iterator[UseCases]:
-    pumps = [PumpSettings(id="X", name="DMDEE", ml_per_mm=0.05, max_flow_ml_min=60.0)]
-    app = bootstrap(Settings(pumps=pumps).model_dump(mode="json"), wiring="fake")
-    stop = threading.Event()
-    plane = threading.Thread(target=app.control_plane().run, args=(stop,), daemon=True)
-    plane.start()
-    yield app
-    stop.set()
-    plane.join(timeout=5)
+    with control_plane_running(fake_app()) as app:
+        yield app
 
 
 def could_dose(topic: str, body: dict[str, Any] | None) -> bool:

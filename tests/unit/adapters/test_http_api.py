@@ -3,7 +3,6 @@ wired with the fakes (time-driven fake controller, in-memory journal)."""
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -17,6 +16,7 @@ from adapters.fakes import FakeMotionController, InMemoryJournal
 from bootstrap.containers import UseCases, bootstrap
 from bootstrap.settings import HttpSettings, PumpSettings, Settings
 from domain.journal import DoseRecord
+from support.fake_daemon import control_plane_running
 
 TOKEN = "pump-room-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -46,17 +46,9 @@ def fake_app(token: str = TOKEN) -> UseCases:
 
 @pytest.fixture
 def rig() -> Iterator[Rig]:
-    app = fake_app()
-    stop = threading.Event()
-    thread = threading.Thread(target=app.control_plane().run, args=(stop,), daemon=True)
-    thread.start()
-    try:
-        with TestClient(app.http_app()) as client:
-            wait_for(lambda: client.get("/api/status").json()["controller"]["connected"])
-            yield Rig(client, app.adapters.controller(), app.adapters.journal(), app)
-    finally:
-        stop.set()
-        thread.join(timeout=5)
+    with control_plane_running(fake_app()) as app, TestClient(app.http_app()) as client:
+        wait_for(lambda: client.get("/api/status").json()["controller"]["connected"])
+        yield Rig(client, app.adapters.controller(), app.adapters.journal(), app)
 
 
 def wait_for(condition: Callable[[], Any], timeout_s: float = 3.0) -> Any:

@@ -9,20 +9,14 @@ from typing import Any
 import pytest
 
 from application.handle_command import CommandRequest
-from bootstrap.containers import UseCases, bootstrap
-from bootstrap.settings import PumpSettings, Settings
+from bootstrap.containers import UseCases
+from support.fake_daemon import control_plane_running, fake_app
 
 
 @pytest.fixture
 def app() -> Iterator[UseCases]:
-    pumps = [PumpSettings(id="X", name="DMDEE", ml_per_mm=0.05, max_flow_ml_min=60.0)]
-    app = bootstrap(Settings(pumps=pumps).model_dump(mode="json"), wiring="fake")
-    stop = threading.Event()
-    plane = threading.Thread(target=app.control_plane().run, args=(stop,), daemon=True)
-    plane.start()
-    yield app
-    stop.set()
-    plane.join(timeout=5)
+    with control_plane_running(fake_app()) as app:
+        yield app
 
 
 def command(
