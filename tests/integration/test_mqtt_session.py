@@ -9,7 +9,7 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -19,12 +19,11 @@ from domain.errors import BrokerUnavailable
 from domain.registration import DeviceRegistration
 from support.certificates import OPENSSL, make_server_certificate
 from support.mosquitto import Mosquitto, free_port
+from support.mqtt_sessions import AVAILABILITY, REGISTRATION
 from support.mqtt_subscriber import Received, Subscriber
 
 pytestmark = pytest.mark.slow
 
-AVAILABILITY = "doser/doser_A1B2C3/availability"
-REGISTRATION = "/liwaisi/iot/smart-irrigation/device/registration"
 TIMEOUT_S = 2.0
 
 
@@ -38,40 +37,12 @@ def transport(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
-@pytest.fixture(params=["3.1.1", "5"])
-def protocol(request: pytest.FixtureRequest) -> str:
-    """The MQTT version the session speaks (``mqtt.protocol``)."""
-    return str(request.param)
-
-
 def url_of(broker: Mosquitto, transport: str) -> str:
     return broker.ws_url if transport == "ws" else broker.tcp_url
 
 
 def unreachable_url(transport: str, port: int) -> str:
     return f"ws://127.0.0.1:{port}/mqtt" if transport == "ws" else f"mqtt://127.0.0.1:{port}"
-
-
-@pytest.fixture
-def make_session() -> Iterator[Callable[..., PahoBrokerSession]]:
-    made: list[PahoBrokerSession] = []
-
-    def make(url: str, **options: object) -> PahoBrokerSession:
-        settings: dict[str, object] = {
-            "url": url,
-            "client_id": "doser_A1B2C3",
-            "keepalive_s": 5,
-            "availability_topic": AVAILABILITY,
-            "registration_topic": REGISTRATION,
-        }
-        settings.update(options)
-        session = PahoBrokerSession(**settings)  # type: ignore[arg-type]
-        made.append(session)
-        return session
-
-    yield make
-    for session in made:
-        session.disconnect()
 
 
 def retained(broker: Mosquitto, payload: str) -> Received:

@@ -11,7 +11,7 @@ import json
 import queue
 import socket
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import paho.mqtt.client as mqtt
@@ -99,34 +99,6 @@ class Relay:
         for sock in (source, sink):
             with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
-
-
-@pytest.fixture(params=["3.1.1", "5"])
-def protocol(request: pytest.FixtureRequest) -> str:
-    """The MQTT version the session speaks (``mqtt.protocol``)."""
-    return str(request.param)
-
-
-@pytest.fixture
-def make_session() -> Iterator[Callable[..., PahoBrokerSession]]:
-    made: list[PahoBrokerSession] = []
-
-    def make(url: str, **options: object) -> PahoBrokerSession:
-        settings: dict[str, object] = {
-            "url": url,
-            "client_id": "doser_A1B2C3",
-            "keepalive_s": 5,
-            "availability_topic": f"{BASE}/availability",
-            "registration_topic": "doser/device/registration",
-        }
-        settings.update(options)
-        session = PahoBrokerSession(**settings)  # type: ignore[arg-type]
-        made.append(session)
-        return session
-
-    yield make
-    for session in made:
-        session.disconnect()
 
 
 def entry(kind: MessageKind, seq: int = 7) -> OutboxEntry:
