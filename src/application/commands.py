@@ -15,6 +15,25 @@ class StartDose:
 
 
 @dataclass(frozen=True, slots=True)
+class StartContinuous:
+    """Run pump ``pump_id`` at ``flow_rate_ml_min`` (ml/min) until stopped, as bounded
+    segments renewed while the daemon is healthy (the dead man)."""
+
+    pump_id: str
+    flow_rate_ml_min: float
+
+
+@dataclass(frozen=True, slots=True)
+class StartCalibrationRun:
+    """Move pump ``pump_id``'s axis ``distance_mm`` (mm) at ``feed_mm_min`` (mm/min) so the
+    user can measure what flowed."""
+
+    pump_id: str
+    distance_mm: float
+    feed_mm_min: float
+
+
+@dataclass(frozen=True, slots=True)
 class StopPump:
     """Halt pump ``pump_id``'s dose now (feed hold, then flush); no-op when idle."""
 
@@ -33,4 +52,6 @@ class RefreshStatus:
     """Publish a fresh snapshot now (after a change the control plane does not see)."""
 
 
-Command = StartDose | StopPump | HaltAll | RefreshStatus
+Command = (
+    StartDose | StartContinuous | StartCalibrationRun | StopPump | HaltAll | RefreshStatus
+)

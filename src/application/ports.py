@@ -41,6 +41,13 @@ class MotionController(Protocol):
         Raises ``ControllerRejected`` with the controller's error number.
         """
 
+    def queue_move(self, distances_mm: Mapping[str, float], feed_mm_min: float) -> None:
+        """Send one relative move with no completion marker, behind whatever is planned
+        (a continuous run's next bounded segment). Returns once the controller accepted it
+        (planned); the planner joins it to the previous move without stopping.
+        Raises as ``start_move``.
+        """
+
     def motion_done(self) -> bool:
         """True once the controller confirmed every queued move finished (Grbl ``G4 P0``)."""
 
@@ -65,7 +72,8 @@ class DoseJournal(Protocol):
     """Durable record of every dose: the intent before the motor starts, the outcome after."""
 
     def dose_started(self, record: DoseRecord) -> None:
-        """Record a dose about to start (``record.outcome`` is RUNNING)."""
+        """Record a dose about to start (``record.outcome`` is RUNNING), or one a safety
+        rule refused (``REFUSED``, already ended, 0 ml). Committed (fsync) on return."""
 
     def dose_ended(
         self,
@@ -75,8 +83,25 @@ class DoseJournal(Protocol):
         outcome: DoseOutcome,
         ended_at: datetime,
         reason: str = "",
+        actual_upper_ml: float | None = None,
     ) -> None:
-        """Record how a dose ended; ``actual_ml`` in ml."""
+        """Record how a dose ended; ``actual_ml`` in ml. ``actual_upper_ml`` (ml) only when
+        the actual volume is uncertain (then ``actual_ml`` is the least that flowed)."""
+
+    def dose_progress(self, dose_id: str, *, dispensed_ml: float) -> None:
+        """Record how much a running dose has dispensed so far (ml); no-op once ended."""
+
+    def unfinished(self) -> list[DoseRecord]:
+        """Doses still ``running`` in the journal (left by a crash at start-up), oldest
+        first."""
+
+    def get(self, dose_id: str) -> DoseRecord | None:
+        """One dose by id, or None."""
+
+    def dispensed_since(self, since: datetime, *, pump_id: str | None = None) -> float:
+        """Volume (ml) dispensed by doses started at or after ``since`` (one pump, or all):
+        the actual volume of ended doses (the upper bound where uncertain) and, for a dose
+        still running, the larger of its request and its progress (it may still flow)."""
 
     def history(self, *, limit: int, since: datetime | None = None) -> list[DoseRecord]:
         """Doses newest first, at most ``limit``, started at or after ``since`` if given."""

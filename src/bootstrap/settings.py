@@ -100,13 +100,42 @@ class ControllerSettings(_Section):
 
 
 class PumpSettings(_Section):
-    """One pump: ``id`` is its controller axis (X Y Z A); ml per mm of travel; limits."""
+    """One pump: ``id`` is its controller axis (X Y Z A); its single-point calibration
+    (ml per mm of travel; omitted: the pump doses only once calibrated through the API,
+    whose multi-point calibration in NVS wins anyway); safety limits (ml, ml/min; None =
+    no such limit); its reservoir (ml; None = not tracked) and the low-level alarm mark."""
 
     id: str = Field(pattern=r"^[XYZABC]$")
     name: str
-    ml_per_mm: float = Field(gt=0, allow_inf_nan=False)
+    ml_per_mm: float | None = Field(default=None, gt=0, allow_inf_nan=False)
     max_flow_ml_min: float = Field(default=15.0, gt=0, allow_inf_nan=False)
     max_dose_ml: float = Field(default=500.0, gt=0, allow_inf_nan=False)
+    max_ml_per_hour: float | None = Field(default=None, gt=0, allow_inf_nan=False)
+    max_ml_per_day: float | None = Field(default=None, gt=0, allow_inf_nan=False)
+    reservoir_ml: float | None = Field(default=None, gt=0, allow_inf_nan=False)
+    reservoir_low_ml: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+
+    @model_validator(mode="after")
+    def _low_mark_inside(self) -> PumpSettings:
+        if self.reservoir_low_ml is not None:
+            if self.reservoir_ml is None:
+                raise ValueError("reservoir_low_ml needs reservoir_ml")
+            if self.reservoir_low_ml >= self.reservoir_ml:
+                raise ValueError("reservoir_low_ml must be below reservoir_ml")
+        return self
+
+
+class SafetySettings(_Section):
+    """Device-wide safety: a daily cap over all pumps (ml per rolling 24 h; None = none);
+    the dead man (s) bounding how long a continuous run goes on without the daemon; how
+    often a running dose's progress is journaled (s); whether a shutdown (SIGTERM) latches
+    the emergency stop: ``if_dosing`` (only when it cut a dose short), ``always``,
+    ``never``."""
+
+    max_ml_per_day: float | None = Field(default=None, gt=0, allow_inf_nan=False)
+    dead_man_s: float = Field(default=5.0, ge=0.5, le=60.0, allow_inf_nan=False)
+    progress_interval_s: float = Field(default=1.0, gt=0, le=60.0, allow_inf_nan=False)
+    latch_on_shutdown: Literal["if_dosing", "always", "never"] = "if_dosing"
 
 
 class Settings(BaseSettings):
@@ -125,7 +154,16 @@ class Settings(BaseSettings):
     http: HttpSettings = HttpSettings()
     mqtt: MqttSettings = MqttSettings()
     controller: ControllerSettings = ControllerSettings()
+    safety: SafetySettings = SafetySettings()
     pumps: list[PumpSettings] = []
+
+    @field_validator("pumps")
+    @classmethod
+    def _unique_pump_ids(cls, pumps: list[PumpSettings]) -> list[PumpSettings]:
+        ids = [p.id for p in pumps]
+        if len(ids) != len(set(ids)):
+            raise ValueError(f"pump ids must be unique, got {ids}")
+        return pumps
 
     @classmethod
     def settings_customise_sources(
@@ -144,9 +182,17 @@ class Settings(BaseSettings):
 
 
 # The user's four pumps (DMDEE, T-12, T-9, L25B) on X Y Z A, used by --simulate when no
-# pumps are configured: 0.05 ml per mm of travel, up to 150 ml/min.
+# pumps are configured: 0.05 ml per mm of travel, up to 150 ml/min, each with a 1 l
+# reservoir that alarms at 100 ml.
 SIMULATED_PUMPS = [
-    PumpSettings(id=axis, name=name, ml_per_mm=0.05, max_flow_ml_min=150.0)
+    PumpSettings(
+        id=axis,
+        name=name,
+        ml_per_mm=0.05,
+        max_flow_ml_min=150.0,
+        reservoir_ml=1000.0,
+        reservoir_low_ml=100.0,
+    )
     for axis, name in (("X", "DMDEE"), ("Y", "T-12"), ("Z", "T-9"), ("A", "L25B"))
 ]
 

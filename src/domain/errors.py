@@ -27,6 +27,53 @@ class InvalidDose(DoserError):
         self.field = field
 
 
+class LimitExceeded(InvalidDose):
+    """A dose asks for more than a pump may ever do at once (a safety limit of the request
+    itself: ``rule`` is ``max_dose`` or ``max_flow``). Refused, journaled and alarmed."""
+
+    code = "limit_exceeded"
+
+    def __init__(self, message: str, *, field: str, rule: str) -> None:
+        super().__init__(message, field=field)
+        self.rule = rule
+
+
+class LimitReached(DoserError):
+    """A dose would break a limit that depends on what already flowed or what is left:
+    ``rule`` is ``max_per_hour``, ``max_per_day``, ``global_max_per_day`` or
+    ``reservoir_empty``. Refused, journaled and alarmed; it may pass later."""
+
+    code = "limit_reached"
+
+    def __init__(self, message: str, *, rule: str) -> None:
+        super().__init__(message)
+        self.rule = rule
+
+
+class NotCalibrated(DoserError):
+    """The pump has no valid calibration, so a volume cannot be turned into axis travel."""
+
+    code = "not_calibrated"
+
+
+class InvalidCalibration(DoserError):
+    """A calibration point or run request breaks a rule (not positive, not finite, unknown
+    run); ``field`` names the offending input."""
+
+    code = "invalid_calibration"
+
+    def __init__(self, message: str, *, field: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class JournalRecoveryPending(DoserError):
+    """Doses left unfinished by a crash are not yet settled against the controller's
+    position; nothing doses until they are (the controller link must come up first)."""
+
+    code = "recovery_pending"
+
+
 class UnknownPump(DoserError):
     """No pump with this id is configured."""
 
