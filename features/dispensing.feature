@@ -15,17 +15,17 @@ Feature: Dispensing by volume
     When I ask pump "<pump>" for <volume> ml at <flow> ml/min
     Then the request is refused as "<code>"
     And no pump has moved
-    And the journal is empty
+    And the journal holds no dose that ran
 
     Examples:
-      | pump | volume | flow | code         |
-      | X    | 0      | 60   | invalid_dose |
-      | X    | -1     | 60   | invalid_dose |
-      | X    | nan    | 60   | invalid_dose |
-      | X    | 1      | nan  | invalid_dose |
-      | X    | 1      | 151  | invalid_dose |
-      | X    | 501    | 60   | invalid_dose |
-      | Q    | 1      | 60   | unknown_pump |
+      | pump | volume | flow | code           |
+      | X    | 0      | 60   | invalid_dose   |
+      | X    | -1     | 60   | invalid_dose   |
+      | X    | nan    | 60   | invalid_dose   |
+      | X    | 1      | nan  | invalid_dose   |
+      | X    | 1      | 151  | limit_exceeded |
+      | X    | 501    | 60   | limit_exceeded |
+      | Q    | 1      | 60   | unknown_pump   |
 
   Scenario: Stopping mid-dose records the volume actually delivered
     When I dose 10 ml on pump "X" at 60 ml/min

@@ -26,14 +26,14 @@ Feature: Commands over MQTT
   Scenario Outline: A command the pump must not carry out gets an error result and nothing moves
     When the monitoring system sends <payload> to "<topic>"
     Then an error result "<code>" arrives
-    And the journal holds 0 doses
+    And no dose ran
 
     Examples:
-      | topic      | payload                                                              | code         |
-      | cmd/X/dose | not json at all                                                      | bad_request  |
-      | cmd/X/dose | {"volume_ml": "1", "flowRate_ml_min": 60, "correlationId": "bad-1"}  | invalid_dose |
-      | cmd/X/dose | {"volume_ml": 1, "flowRate_ml_min": 999, "correlationId": "bad-2"}   | invalid_dose |
-      | cmd/X/dose | {"volume_ml": 0, "flowRate_ml_min": 60, "correlationId": "bad-3"}    | invalid_dose |
-      | cmd/Q/dose | {"volume_ml": 1, "flowRate_ml_min": 60, "correlationId": "bad-4"}    | unknown_pump |
-      | cmd/X/dose | {"volume_ml": 1, "flowRate_ml_min": 60}                              | bad_request  |
-      | cmd/X/fly  | {"correlationId": "bad-5"}                                           | bad_request  |
+      | topic      | payload                                                              | code           |
+      | cmd/X/dose | not json at all                                                      | bad_request    |
+      | cmd/X/dose | {"volume_ml": "1", "flowRate_ml_min": 60, "correlationId": "bad-1"}  | invalid_dose   |
+      | cmd/X/dose | {"volume_ml": 1, "flowRate_ml_min": 999, "correlationId": "bad-2"}   | limit_exceeded |
+      | cmd/X/dose | {"volume_ml": 0, "flowRate_ml_min": 60, "correlationId": "bad-3"}    | invalid_dose   |
+      | cmd/Q/dose | {"volume_ml": 1, "flowRate_ml_min": 60, "correlationId": "bad-4"}    | unknown_pump   |
+      | cmd/X/dose | {"volume_ml": 1, "flowRate_ml_min": 60}                              | bad_request    |
+      | cmd/X/fly  | {"correlationId": "bad-5"}                                           | bad_request    |

@@ -42,7 +42,8 @@ class StopPump:
 
 @dataclass(frozen=True, slots=True)
 class HaltAll:
-    """Halt every running dose (feed hold, rest, flush) and journal what flowed."""
+    """Halt every running dose (feed hold, rest, flush) and journal what flowed; the
+    result is the list of pump ids whose dose was cut short."""
 
     reason: str
 

@@ -14,7 +14,15 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
-from application.commands import Command, HaltAll, RefreshStatus, StartDose, StopPump
+from application.commands import (
+    Command,
+    HaltAll,
+    RefreshStatus,
+    StartCalibrationRun,
+    StartContinuous,
+    StartDose,
+    StopPump,
+)
 from application.dose_runner import DoseRunner
 from application.ports import Clock
 from domain.errors import ControllerUnavailable, DoserError
@@ -135,13 +143,17 @@ class ControlPlane:
         match command:
             case StartDose(pump_id, volume_ml, flow_rate_ml_min):
                 return self._runner.start(pump_id, volume_ml, flow_rate_ml_min)
+            case StartContinuous(pump_id, flow_rate_ml_min):
+                return self._runner.start_continuous(pump_id, flow_rate_ml_min)
+            case StartCalibrationRun(pump_id, distance_mm, feed_mm_min):
+                return self._runner.start_calibration_run(pump_id, distance_mm, feed_mm_min)
             case StopPump(pump_id):
                 self._runner.stop(pump_id)
                 return None
             case HaltAll(reason):
-                self._runner.stop_all(reason)
+                halted = self._runner.stop_all(reason)
                 self._runner.publish()
-                return None
+                return halted
             case RefreshStatus():
                 self._runner.publish()
                 return None

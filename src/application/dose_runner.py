@@ -8,21 +8,47 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Iterable
+from dataclasses import dataclass
 
+from application.calibration_book import CalibrationBook
 from application.dose_recorder import DoseRecorder
 from application.emergency_latch import EmergencyLatch
-from application.ports import Clock, DoseEventSink, DoseJournal, MotionController, StatusBoard
+from application.journal_recovery import settle_unfinished
+from application.ports import (
+    AlarmSink,
+    Clock,
+    DoseEventSink,
+    DoseJournal,
+    MotionController,
+    StatusBoard,
+)
+from application.preflight import Preflight
+from application.reservoirs import Reservoirs
+from application.safety_gate import SafetyGate
+from domain.calibration import Calibration
+from domain.dead_man import DeadManRun
+from domain.dose import Dose
 from domain.errors import (
     ControllerUnavailable,
     DoserError,
+    JournalRecoveryPending,
+    LimitReached,
     PumpBusy,
     UnknownPump,
 )
+from domain.events import DoseKind
 from domain.motion import ControllerState, ControllerStatus
 from domain.pump import Pump, PumpSpec
-from domain.status import ControllerView, SystemSnapshot
+from domain.status import ControllerView, PumpDetails, SystemSnapshot
+from domain.telemetry import Severity
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class _Continuous:
+    pump: Pump
+    run: DeadManRun
 
 
 class DoseRunner:
@@ -30,7 +56,12 @@ class DoseRunner:
 
     ``hold_timeout_s`` (s) bounds how long a feed hold may take to come to rest before the
     pumps are faulted. ``events`` (optional) receives every dose event after the journal;
-    ``latch`` (optional), the emergency stop: while engaged every dose is refused.
+    ``latch`` (optional), the emergency stop: while engaged every dose is refused;
+    ``calibrations`` (optional) the multi-point calibrations (else the configured ones);
+    ``gate`` (optional) the quota rules; ``reservoirs`` (optional) what is left per pump;
+    ``alarms`` (optional) where refusals, link losses and interrupted doses are reported.
+    ``dead_man_s`` (s) bounds how long a continuous run goes on without renewal;
+    ``progress_interval_s`` (s) how often a running dose's progress is journaled.
     """
 
     def __init__(
@@ -45,16 +76,37 @@ class DoseRunner:
         hold_timeout_s: float = 10.0,
         events: DoseEventSink | None = None,
         latch: EmergencyLatch | None = None,
+        calibrations: CalibrationBook | None = None,
+        gate: SafetyGate | None = None,
+        reservoirs: Reservoirs | None = None,
+        alarms: AlarmSink | None = None,
+        dead_man_s: float = 5.0,
+        progress_interval_s: float = 1.0,
     ) -> None:
         self._controller = controller
         self._pumps = {spec.pump_id: Pump(spec) for spec in pumps}
-        self._recorder = DoseRecorder(journal, clock, events)
+        self._journal = journal
+        self._recorder = DoseRecorder(
+            journal, clock, events, reservoirs=reservoirs, alarms=alarms
+        )
+        self._preflight = Preflight(
+            self._recorder, latch=latch, calibrations=calibrations, gate=gate, alarms=alarms
+        )
         self._latch = latch
+        self._calibrations = calibrations
+        self._reservoirs = reservoirs
+        self._alarms = alarms
         self._clock = clock
         self._board = board
         self._poll_interval_s = poll_interval_s
         self._hold_timeout_s = hold_timeout_s
+        self._dead_man_s = dead_man_s
+        self._progress_interval_s = progress_interval_s
+        self._next_progress = 0.0
+        self._continuous: _Continuous | None = None
+        self._settled = False
         self._link = ControllerView(connected=False, state="disconnected")
+        self._link_lost_alarmed = False
         self.publish()
 
     @property
@@ -68,15 +120,23 @@ class DoseRunner:
         return any(p.active is not None for p in self._pumps.values())
 
     def connect(self) -> bool:
-        """Open the controller link; on success clear link faults. Returns whether it is up."""
+        """Open the controller link; on success settle the doses a crash left unfinished
+        (first connect only) and clear link faults. Returns whether it is up."""
         try:
             self._controller.open()
             status = self._controller.status()
         except DoserError as exc:
             log.warning("controller not connected: %s", exc.message)
             self._link = ControllerView(False, "disconnected", exc.message)
+            self._alarm_link_lost(exc.message)
             self.publish()
             return False
+        self._settle(status)
+        if self._link_lost_alarmed and self._alarms is not None:
+            self._alarms.raise_alarm(
+                "controllerLinkRestored", "controller link is back", Severity.INFO
+            )
+        self._link_lost_alarmed = False
         self._link = ControllerView(True, status.state.value)
         for pump in self._pumps.values():
             if pump.pump_id in status.positions_mm:
@@ -86,6 +146,16 @@ class DoseRunner:
         self.publish()
         return True
 
+    def _settle(self, status: ControllerStatus) -> None:
+        if self._settled:
+            return
+        try:
+            settle_unfinished(self._journal, self._recorder, status.positions_mm, self._alarms)
+        except Exception:  # storage trouble: dosing stays refused, retried on the next poll
+            log.exception("could not settle the doses a crash interrupted")
+            return
+        self._settled = True
+
     def close(self) -> None:
         """Close the controller link (at shutdown)."""
         self._controller.close()
@@ -93,37 +163,132 @@ class DoseRunner:
         self.publish()
 
     def start(self, pump_id: str, volume_ml: float, flow_rate_ml_min: float) -> str:
-        """Validate and start a dose; returns its dose id once the move is planned.
+        """Check and start a dose; returns its dose id once the move is planned.
 
-        Raises ``UnknownPump``, ``EmergencyStopLatched``, ``InvalidDose``, ``PumpBusy``,
+        Raises ``UnknownPump``, ``EmergencyStopLatched``, ``InvalidDose``,
+        ``LimitExceeded``, ``LimitReached``, ``NotCalibrated``, ``PumpBusy``,
         ``PumpFaulted``, ``ControllerUnavailable``, ``ControllerRejected``.
         """
         pump = self._pump(pump_id)
-        if self._latch is not None:
-            self._latch.ensure_released()
+        self._ensure_link()
+        dose, calibration = self._preflight.plan(
+            pump, uuid.uuid4().hex, volume_ml, flow_rate_ml_min
+        )
+        self._begin(pump, dose, calibration, DoseKind.VOLUME, final=True)
+        return dose.dose_id
+
+    def start_continuous(self, pump_id: str, flow_rate_ml_min: float) -> str:
+        """Run ``pump_id`` at ``flow_rate_ml_min`` (ml/min) until stopped: bounded segments
+        renewed by ``tick`` (the dead man), never more than the pump's max single dose or
+        what the quota rules and its reservoir allow now. Returns the run's dose id.
+
+        Raises as ``start``.
+        """
+        pump = self._pump(pump_id)
+        self._ensure_link()
+        dose_id = uuid.uuid4().hex
+        self._preflight.ensure_released()
+        pump.ensure_ready()
+        cap_ml = pump.spec.limits.max_dose_ml
+        allowance = self._preflight.allowance_ml(pump)
+        if allowance is not None and allowance < cap_ml:
+            cap_ml = allowance
+            try:
+                self._preflight.check_quota(pump, max(cap_ml, 0.001))
+            except LimitReached as exc:
+                self._preflight.refuse(
+                    pump_id, dose_id, cap_ml, flow_rate_ml_min, exc=exc, kind=DoseKind.CONTINUOUS
+                )
+                raise
+        dose, calibration = self._preflight.plan(
+            pump, dose_id, cap_ml, flow_rate_ml_min, DoseKind.CONTINUOUS
+        )
+        run = DeadManRun(dose.distance_mm, dose.feed_mm_min, self._dead_man_s)
+        self._continuous = _Continuous(pump, run)
+        try:
+            self._begin(pump, dose, calibration, DoseKind.CONTINUOUS, final=False)
+        except BaseException:
+            self._continuous = None
+            raise
+        return dose.dose_id
+
+    def start_calibration_run(self, pump_id: str, distance_mm: float, feed_mm_min: float) -> str:
+        """Move ``pump_id``'s axis ``distance_mm`` (mm) at ``feed_mm_min`` (mm/min) so the
+        user can weigh or measure what flowed; journaled as a calibration run, checked like
+        a dose with the volume the current calibration predicts (so a pump needs a nominal
+        calibration first: config ``ml_per_mm`` or one point). Returns its dose id.
+
+        Raises as ``start``.
+        """
+        pump = self._pump(pump_id)
+        self._ensure_link()
+        calibration = self._calibration_for_feed(pump, feed_mm_min)
+        volume_ml = round(calibration.volume_ml(distance_mm), 6)
+        flow_ml_min = round(feed_mm_min * calibration.ml_per_mm, 6)
+        dose, _ = self._preflight.plan(
+            pump, uuid.uuid4().hex, volume_ml, flow_ml_min, DoseKind.CALIBRATION
+        )
+        self._begin(pump, dose, calibration, DoseKind.CALIBRATION, final=True)
+        return dose.dose_id
+
+    def _calibration_for_feed(self, pump: Pump, feed_mm_min: float) -> Calibration:
+        # ml/mm depends on the flow rate, which depends on ml/mm: two fixed-point steps from
+        # the middle of the pump's range settle it well within a calibration's accuracy.
+        flow = pump.spec.limits.max_flow_ml_min / 2
+        calibration = self._preflight.calibration(pump, flow)
+        for _ in range(2):
+            flow = max(1e-6, feed_mm_min * calibration.ml_per_mm)
+            calibration = self._preflight.calibration(pump, flow)
+        return calibration
+
+    def _ensure_link(self) -> None:
         if not self._link.connected:
             raise ControllerUnavailable(f"controller is not connected: {self._link.detail}")
-        dose = pump.plan(uuid.uuid4().hex, volume_ml, flow_rate_ml_min)
+        if not self._settled:
+            raise JournalRecoveryPending("doses a crash interrupted are not settled yet")
+
+    def _begin(
+        self, pump: Pump, dose: Dose, calibration: Calibration, kind: DoseKind, *, final: bool
+    ) -> None:
         busy = [p.pump_id for p in self._pumps.values() if p.active is not None]
         if busy:
             raise PumpBusy(f"the controller is running pump {busy[0]}'s dose; one at a time")
         status = self._read_status()
         if status.state is not ControllerState.IDLE:
             raise PumpBusy(f"controller is {status.state.value}, not Idle")
-        pump.start(dose, status.position(pump.pump_id))
+        pump.start(dose, status.position(pump.pump_id), calibration, kind)
         self._drain(pump)
+        self._next_progress = self._clock.monotonic() + self._progress_interval_s
         try:
-            self._controller.start_move({pump.pump_id: dose.distance_mm}, dose.feed_mm_min)
+            if final:
+                self._controller.start_move({pump.pump_id: dose.distance_mm}, dose.feed_mm_min)
+            else:
+                self._renew(pump)
         except ControllerUnavailable as exc:
             self._lose_link(exc.message)
             raise
         except Exception as exc:  # refused (error:N) or a bug: either way nothing runs
+            self._continuous = None
             pump.fail(str(exc), status.position(pump.pump_id))
             self._drain(pump)
             raise
         finally:
             self.publish()
-        return dose.dose_id
+
+    def _renew(self, pump: Pump) -> None:
+        """Send the continuous run's next segment when one is due (the dead man)."""
+        continuous = self._continuous
+        if continuous is None or continuous.pump is not pump or pump.active is None:
+            return
+        segment = continuous.run.next_segment(pump.active.travelled_mm)
+        if segment is None:
+            return
+        move = {pump.pump_id: segment.length_mm}
+        feed = pump.active.dose.feed_mm_min
+        if segment.final:
+            self._controller.start_move(move, feed)
+        else:
+            self._controller.queue_move(move, feed)
 
     def stop(self, pump_id: str, reason: str = "stopped by request") -> None:
         """Halt ``pump_id``'s dose (feed hold, wait for rest, flush); no-op when idle."""
@@ -131,12 +296,15 @@ class DoseRunner:
         if pump.active is not None:
             self._halt([pump], reason)
 
-    def stop_all(self, reason: str) -> None:
+    def stop_all(self, reason: str) -> list[str]:
         """Halt every running dose (emergency stop, shutdown) and leave the controller idle:
         a feed hold sent while nothing ran still parks Grbl in Hold (protocol.c), which
-        the flush clears, so dosing can resume after a reset."""
+        the flush clears, so dosing can resume after a reset. Returns the ids of the pumps
+        whose dose it cut short."""
+        running = [p for p in self._pumps.values() if p.active is not None]
         if self._link.connected:
-            self._halt([p for p in self._pumps.values() if p.active is not None], reason)
+            self._halt(running, reason)
+        return [p.pump_id for p in running]
 
     def tick(self) -> None:
         """Poll the controller once: follow running doses, detect completion and alarms."""
@@ -144,27 +312,65 @@ class DoseRunner:
             return
         status = self._read_status()
         self._link = ControllerView(True, status.state.value)
+        self._settle(status)
         active = [p for p in self._pumps.values() if p.active is not None]
         if status.state is ControllerState.ALARM:
             self._on_alarm(status)
             return
         for pump in active:
             pump.progress(status.position(pump.pump_id))
-        if active and status.state is not ControllerState.HOLD and self._controller.motion_done():
+        for pump in active:
+            self._renew(pump)
+        self._journal_progress(active)
+        if active and status.state is not ControllerState.HOLD and self._motion_done():
             final = self._read_status()
+            self._continuous = None
             for pump in active:
                 pump.complete(final.position(pump.pump_id))
                 self._drain(pump)
         self.publish()
 
+    def _motion_done(self) -> bool:
+        # A continuous run's segments carry no completion marker until the final one.
+        if self._continuous is not None and not self._continuous.run.fully_sent:
+            return False
+        return self._controller.motion_done()
+
+    def _journal_progress(self, active: list[Pump]) -> None:
+        now = self._clock.monotonic()
+        if not active or now < self._next_progress:
+            return
+        self._next_progress = now + self._progress_interval_s
+        for pump in active:
+            if pump.active is not None:
+                self._recorder.progress(pump.active.dose.dose_id, pump.active.dispensed_ml)
+
     def publish(self) -> None:
-        """Publish an immutable snapshot of pumps and link."""
+        """Publish an immutable snapshot of pumps, their calibration and reservoir, and
+        the link."""
         emergency = self._latch is not None and self._latch.engaged
         self._board.publish(
-            SystemSnapshot.of(list(self._pumps.values()), self._link, emergency=emergency)
+            SystemSnapshot.of(
+                list(self._pumps.values()),
+                self._link,
+                emergency=emergency,
+                details={p: self._details(p) for p in self._pumps},
+            )
         )
 
+    def _details(self, pump_id: str) -> PumpDetails:
+        spec = self._pumps[pump_id].spec
+        if self._calibrations is not None:
+            book = self._calibrations.get(pump_id)
+            source, valid = book.source, book.valid
+        else:
+            valid = spec.calibration is not None
+            source = "config" if valid else "none"
+        level = self._reservoirs.level(pump_id) if self._reservoirs is not None else None
+        return PumpDetails(calibration_source=source, calibrated=valid, reservoir=level)
+
     def _halt(self, pumps: list[Pump], reason: str) -> None:
+        self._continuous = None
         try:
             self._controller.feed_hold()
         except ControllerUnavailable as exc:
@@ -195,6 +401,15 @@ class DoseRunner:
 
     def _on_alarm(self, status: ControllerStatus) -> None:
         log.warning("controller alarm; failing running doses, then unlocking")
+        self._continuous = None
+        running = [p.pump_id for p in self._pumps.values() if p.active is not None]
+        if self._alarms is not None:
+            self._alarms.raise_alarm(
+                "controllerAlarm",
+                f"controller in {status.state.value}; running doses failed: {running}",
+                Severity.CRITICAL,
+                pumps=running,
+            )
         self._fault_all(f"controller in {status.state.value}", status)
         # A pump axis has no home to lose: after journaling the failed dose, unlock so the
         # pumps can dose again (relative moves only, actual volumes come from MPos deltas).
@@ -226,9 +441,24 @@ class DoseRunner:
 
     def _lose_link(self, detail: str) -> None:
         log.warning("controller link lost: %s", detail)
+        self._continuous = None
         self._link = ControllerView(False, "disconnected", detail)
+        self._alarm_link_lost(detail)
         self._fault_all(f"controller link lost: {detail}", None)
         self._controller.close()
+
+    def _alarm_link_lost(self, detail: str) -> None:
+        # One alarm per loss, not one per reconnect attempt.
+        if self._link_lost_alarmed:
+            return
+        self._link_lost_alarmed = True
+        if self._alarms is not None:
+            self._alarms.raise_alarm(
+                "controllerLinkLost",
+                f"controller link lost: {detail}; pumps in fault, dosing refused until it "
+                "is back",
+                Severity.CRITICAL,
+            )
 
     def _pump(self, pump_id: str) -> Pump:
         try:

@@ -9,6 +9,7 @@ flowed, and raises an alarm. While latched, every dose is refused until the rese
 from __future__ import annotations
 
 import logging
+from typing import Literal
 
 from application.commands import HaltAll, RefreshStatus
 from application.control_plane import ControlPlane
@@ -20,9 +21,16 @@ from domain.telemetry import Severity
 log = logging.getLogger(__name__)
 
 
+# When an orderly shutdown (SIGTERM) latches the emergency stop: only when it cut a dose
+# short (a person should look before anything doses again), always, or never.
+ShutdownLatch = Literal["if_dosing", "always", "never"]
+
+
 class EmergencyStop:
-    """``alarms`` may be None (MQTT disabled). ``timeout_s`` (s) bounds the wait for the
-    axes to come to rest and the planner to be flushed."""
+    """The one stop path of every interface (HTTP, MQTT, shutdown signals).
+
+    ``alarms`` may be None (MQTT disabled). ``timeout_s`` (s) bounds the wait for the axes
+    to come to rest and the planner to be flushed."""
 
     def __init__(
         self,
@@ -38,19 +46,23 @@ class EmergencyStop:
         self._alarms = alarms
         self._timeout_s = timeout_s
 
-    def execute(self, source: str) -> None:
-        """Stop everything now; ``source`` names the interface (http, mqtt, ...). Never
-        raises: a controller that cannot be reached is logged, the latch holds anyway."""
+    def hold_now(self) -> None:
+        """Write the real-time feed hold (Grbl ``!``) straight to the serial line from the
+        calling thread, bypassing every queue. Never raises (logged when the controller
+        cannot be reached)."""
         try:
-            self._controller.feed_hold()  # first, before anything can queue behind it
+            self._controller.feed_hold()
         except DoserError as exc:
             log.error("emergency stop: feed hold not sent: %s", exc.message)
+
+    def execute(self, source: str) -> None:
+        """Stop everything now and latch; ``source`` names the interface (http, mqtt, ...).
+        Never raises: a controller that cannot be reached is logged, the latch holds
+        anyway."""
+        self.hold_now()  # first, before anything can queue behind it
         newly = self._latch.engage(f"emergency stop from {source}")
         log.critical("emergency stop from %s: latched", source)
-        try:
-            self._control.request(HaltAll(f"emergency stop from {source}"), self._timeout_s)
-        except DoserError as exc:
-            log.error("emergency stop: halt not confirmed: %s", exc.message)
+        self._halt(f"emergency stop from {source}")
         if newly and self._alarms is not None:
             self._alarms.raise_alarm(
                 "emergencyStop",
@@ -58,6 +70,36 @@ class EmergencyStop:
                 Severity.CRITICAL,
                 source=source,
             )
+
+    def shutdown(self, source: str, latch: ShutdownLatch) -> list[str]:
+        """The same stop for an orderly shutdown (``source``: the signal's name): feed hold
+        first, every running dose brought to rest and journaled as stopped; the latch is
+        engaged per ``latch``. Returns the pumps whose dose was cut short. Never raises."""
+        self.hold_now()
+        confirmed = self._halt(f"daemon shutting down ({source})")
+        # Unconfirmed: whether a dose ran is unknown, so latch as if one did.
+        halted = ["?"] if confirmed is None else confirmed
+        if latch == "always" or (latch == "if_dosing" and halted):
+            reason = f"shutdown ({source}) while dosing on {', '.join(halted) or 'nothing'}"
+            if self._latch.engage(reason):
+                log.critical("%s: emergency stop latched", reason)
+                if self._alarms is not None:
+                    self._alarms.raise_alarm(
+                        "emergencyStop",
+                        f"{reason}: doses stopped, dosing latched off until reset",
+                        Severity.CRITICAL,
+                        source=source,
+                        pumps=halted,
+                    )
+        return confirmed or []
+
+    def _halt(self, reason: str) -> list[str] | None:
+        try:
+            halted: list[str] = self._control.request(HaltAll(reason), self._timeout_s)
+        except DoserError as exc:
+            log.error("emergency stop: halt not confirmed: %s", exc.message)
+            return None
+        return halted
 
 
 class ResetEmergencyStop:

@@ -2,21 +2,34 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 
 from application.ports import Clock, StatusBoard
+from application.safety_gate import SafetyGate
 from domain.mqtt_link import LinkView
+from domain.safety import PumpSafety, Usage
 from domain.status import SystemSnapshot
 
 
 @dataclass(frozen=True, slots=True)
+class PumpSafetyView:
+    """A pump's safety limits and what it dispensed in their windows (ml)."""
+
+    limits: PumpSafety
+    usage: Usage
+
+
+@dataclass(frozen=True, slots=True)
 class StatusReport:
-    """The latest snapshot, the daemon's uptime (s) and the MQTT link (None: disabled)."""
+    """The latest snapshot, the daemon's uptime (s), the MQTT link (None: disabled), and
+    per pump its limits and usage (empty when no safety gate is wired)."""
 
     snapshot: SystemSnapshot
     uptime_s: float
     mqtt: LinkView | None = None
+    safety: Mapping[str, PumpSafetyView] = field(default_factory=dict)
+    global_max_ml_per_day: float | None = None
 
 
 class ReportStatus:
@@ -27,14 +40,34 @@ class ReportStatus:
         board: StatusBoard,
         clock: Clock,
         mqtt_link: Callable[[], LinkView] | None = None,
+        gate: SafetyGate | None = None,
+        global_max_ml_per_day: float | None = None,
     ) -> None:
         self._board = board
         self._clock = clock
         self._mqtt_link = mqtt_link
+        self._gate = gate
+        self._global_max_ml_per_day = global_max_ml_per_day
         self._started = clock.monotonic()
 
     def execute(self) -> StatusReport:
         """The latest snapshot and uptime (s); raises ``LookupError`` before the control
         plane's first publish (the runner publishes when it is built, so only in tests)."""
         mqtt = self._mqtt_link() if self._mqtt_link else None
-        return StatusReport(self._board.latest(), self._clock.monotonic() - self._started, mqtt)
+        snapshot = self._board.latest()
+        return StatusReport(
+            snapshot,
+            self._clock.monotonic() - self._started,
+            mqtt,
+            self._safety(snapshot),
+            self._global_max_ml_per_day,
+        )
+
+    def _safety(self, snapshot: SystemSnapshot) -> dict[str, PumpSafetyView]:
+        if self._gate is None:
+            return {}
+        gate = self._gate
+        return {
+            view.pump_id: PumpSafetyView(gate.limits_of(view.pump_id), gate.usage(view.pump_id))
+            for view in snapshot.pumps
+        }

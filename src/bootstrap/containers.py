@@ -10,6 +10,17 @@ from typing import Any, Literal
 from dependency_injector import containers, providers
 
 from adapters.http.app import create_http_app
+from adapters.http.calibration_routes import CalibrationEndpoints
+from adapters.http.pump_routes import PumpEndpoints
+from application.calibrate_pump import (
+    AddCalibrationPoint,
+    DeleteCalibration,
+    ReadCalibration,
+    RecordCalibrationRun,
+    ReplaceCalibration,
+    RunCalibration,
+)
+from application.calibration_book import CalibrationBook
 from application.command_worker import CommandWorker
 from application.connection_supervisor import ConnectionSupervisor
 from application.control_plane import ControlPlane
@@ -24,16 +35,23 @@ from application.list_history import ListHistory
 from application.publish_status import PublishStatus
 from application.pump_presets import PumpPresets
 from application.record_telemetry import RecordTelemetry
+from application.refill_reservoir import RefillReservoir
 from application.register_device import RegisterDevice
 from application.report_status import ReportStatus
+from application.reservoirs import Reservoirs
+from application.run_pump import RunPump
+from application.safety_gate import SafetyGate
 from application.stop_pump import StopPump
 from application.telemetry_drainer import TelemetryDrainer
 from bootstrap.adapter_containers import FakeAdapters, RealAdapters, SimulatedAdapters
 from bootstrap.resources import (
+    calibration_defaults,
     ha_discovery_configs,
     pump_dose_limits,
     pump_presets,
+    pump_safety,
     pump_specs,
+    reservoir_specs,
 )
 from domain.mqtt_link import BackoffPolicy, LinkView, MqttLink
 from domain.registration import DeviceProfile
@@ -78,6 +96,23 @@ class UseCases(containers.DeclarativeContainer):
         off=providers.Object(None),
     )
     latch = providers.Singleton(EmergencyLatch, nvs=adapters.nvs, clock=adapters.clock)
+    calibrations = providers.Singleton(
+        CalibrationBook,
+        nvs=adapters.nvs,
+        clock=adapters.clock,
+        defaults=providers.Callable(calibration_defaults, config.pumps),
+    )
+    reservoirs = providers.Singleton(
+        Reservoirs, nvs=adapters.nvs, specs=providers.Callable(reservoir_specs, config.pumps)
+    )
+    safety_gate = providers.Singleton(
+        SafetyGate,
+        journal=adapters.journal,
+        clock=adapters.clock,
+        reservoirs=reservoirs,
+        limits=providers.Callable(pump_safety, config.pumps),
+        global_max_ml_per_day=config.safety.max_ml_per_day,
+    )
     runner = providers.Singleton(
         DoseRunner,
         controller=adapters.controller,
@@ -88,6 +123,12 @@ class UseCases(containers.DeclarativeContainer):
         poll_interval_s=config.controller.poll_interval_s,
         events=record_telemetry,
         latch=latch,
+        calibrations=calibrations,
+        gate=safety_gate,
+        reservoirs=reservoirs,
+        alarms=record_telemetry,
+        dead_man_s=config.safety.dead_man_s,
+        progress_interval_s=config.safety.progress_interval_s,
     )
     control_plane = providers.Singleton(
         ControlPlane,
@@ -107,6 +148,18 @@ class UseCases(containers.DeclarativeContainer):
         ResetEmergencyStop, latch=latch, control=control_plane, alarms=record_telemetry
     )
     stop_pump = providers.Factory(StopPump, control=control_plane)
+    run_pump = providers.Factory(RunPump, control=control_plane)
+    read_calibration = providers.Factory(ReadCalibration, book=calibrations)
+    replace_calibration = providers.Factory(ReplaceCalibration, book=calibrations)
+    add_calibration_point = providers.Factory(AddCalibrationPoint, book=calibrations)
+    delete_calibration = providers.Factory(DeleteCalibration, book=calibrations)
+    run_calibration = providers.Factory(RunCalibration, book=calibrations, control=control_plane)
+    record_calibration = providers.Factory(
+        RecordCalibrationRun, book=calibrations, journal=adapters.journal
+    )
+    refill_reservoir = providers.Factory(
+        RefillReservoir, reservoirs=reservoirs, control=control_plane
+    )
     list_history = providers.Factory(ListHistory, journal=adapters.journal)
 
     profiles = providers.Singleton(
@@ -166,6 +219,8 @@ class UseCases(containers.DeclarativeContainer):
         board=adapters.board,
         clock=adapters.clock,
         mqtt_link=providers.Callable(_link_view_of, supervisor),
+        gate=safety_gate,
+        global_max_ml_per_day=config.safety.max_ml_per_day,
     )
     presets = providers.Singleton(
         PumpPresets,
@@ -210,6 +265,16 @@ class UseCases(containers.DeclarativeContainer):
         update_config=update_config,
         emergency_stop=emergency_stop,
         reset_emergency_stop=reset_emergency_stop,
+        pumps=providers.Factory(PumpEndpoints, run=run_pump, refill=refill_reservoir),
+        calibration=providers.Factory(
+            CalibrationEndpoints,
+            read=read_calibration,
+            replace=replace_calibration,
+            add_point=add_calibration_point,
+            delete=delete_calibration,
+            run=run_calibration,
+            record=record_calibration,
+        ),
         token=config.http.token,
     )
 

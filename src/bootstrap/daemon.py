@@ -2,9 +2,11 @@
 
 Start order (the user's): settings → token → resources (NVS, journal, simulator) →
 control-plane thread (owns the serial port, connects to the controller) → HTTP server
-listening → only then the MQTT supervisor thread. SIGTERM/SIGINT make uvicorn finish; the
-supervisor publishes ``offline`` and disconnects; the control plane feed-holds any running
-dose, flushes and closes the port; the process exits 0.
+listening → only then the MQTT supervisor thread. SIGTERM/SIGINT take the emergency stop's
+path: the feed hold is written to the serial line from the signal handler itself, then,
+once uvicorn finished, every running dose is brought to rest and journaled as stopped and
+the latch is engaged per ``safety.latch_on_shutdown``; the supervisor publishes
+``offline`` and disconnects; the control plane closes the port; the process exits 0.
 """
 
 from __future__ import annotations
@@ -55,10 +57,10 @@ def run_daemon(settings: Settings, *, simulate: bool) -> int:
     daemon = Daemon(bootstrap(settings.model_dump(mode="json"), wiring=wiring), settings, wiring)
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
-        # uvicorn installs its own handlers while serving and re-raises the signal to this
-        # one when it returns; here it only has to make everything wind down.
+        # uvicorn installs its own handlers while serving (see _ListeningServer.handle_exit)
+        # and re-raises the signal to this one when it returns.
         log.info("signal", signal=signal.Signals(signum).name)
-        daemon.request_stop()
+        daemon.on_exit_signal(signum)
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
@@ -77,6 +79,7 @@ class Daemon:
         self._settings = settings
         self._wiring = wiring
         self._stop = threading.Event()
+        self._exit_signal: str | None = None
         self._network = _network_plane(app)
         self.server = _ListeningServer(
             uvicorn.Config(
@@ -88,7 +91,16 @@ class Daemon:
                 lifespan="off",
             ),
             on_listening=self._start_network_plane,
+            on_exit_signal=self.on_exit_signal,
         )
+
+    def on_exit_signal(self, signum: int) -> None:
+        """SIGTERM/SIGINT: the feed hold goes out now, from the signal handler (a real-time
+        byte, no queue); the rest of the stop runs when ``run`` winds down."""
+        if self._exit_signal is None:
+            self._exit_signal = signal.Signals(signum).name
+            self.app.emergency_stop().hold_now()
+        self.request_stop()
 
     def request_stop(self) -> None:
         """Make ``run`` wind down and return; callable from any thread."""
@@ -117,6 +129,11 @@ class Daemon:
             if not self._stop.is_set():
                 self.server.run()
         finally:
+            if self._exit_signal is not None and plane.is_alive():
+                # before the network plane stops, so the alarm and EMERGENCY state can go
+                self.app.emergency_stop().shutdown(
+                    self._exit_signal, settings.safety.latch_on_shutdown
+                )
             self._stop.set()
             self._stop_network_plane()
             plane.join(timeout=30)
@@ -159,11 +176,22 @@ def _network_plane(app: UseCases) -> list[threading.Thread]:
 
 class _ListeningServer(uvicorn.Server):
     """uvicorn's server that calls ``on_listening`` once its sockets accept connections
-    (lifespan startup runs before the bind, so it cannot serve this purpose)."""
+    (lifespan startup runs before the bind, so it cannot serve this purpose), and hands the
+exit signals it catches to ``on_exit_signal`` at once."""
 
-    def __init__(self, config: uvicorn.Config, on_listening: Callable[[], None]) -> None:
+    def __init__(
+        self,
+        config: uvicorn.Config,
+        on_listening: Callable[[], None],
+        on_exit_signal: Callable[[int], None],
+    ) -> None:
         super().__init__(config)
         self._on_listening = on_listening
+        self._on_exit_signal = on_exit_signal
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        self._on_exit_signal(sig)
+        super().handle_exit(sig, frame)
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         await super().startup(sockets)

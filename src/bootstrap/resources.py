@@ -22,6 +22,7 @@ from domain.calibration import Calibration
 from domain.dose import PumpLimits
 from domain.pump import PumpSpec
 from domain.registration import client_id_for
+from domain.safety import PumpSafety, ReservoirSpec
 
 
 def open_journal(data_dir: str) -> Iterator[SqliteDoseJournal]:
@@ -96,11 +97,38 @@ def pump_specs(pumps: list[dict[str, Any]]) -> list[PumpSpec]:
         PumpSpec(
             pump_id=p["id"],
             name=p["name"],
-            calibration=Calibration(p["ml_per_mm"]),
+            calibration=Calibration(p["ml_per_mm"]) if p.get("ml_per_mm") else None,
             limits=PumpLimits(p["max_flow_ml_min"], p["max_dose_ml"]),
         )
         for p in pumps
     ]
+
+
+def calibration_defaults(pumps: list[dict[str, Any]]) -> dict[str, float | None]:
+    """Pump id → its configured single-point calibration (ml/mm), None when not set."""
+    return {p["id"]: p.get("ml_per_mm") for p in pumps}
+
+
+def pump_safety(pumps: list[dict[str, Any]]) -> dict[str, PumpSafety]:
+    """Pump id → its safety limits from config (ml, ml/min)."""
+    return {
+        p["id"]: PumpSafety(
+            p["max_dose_ml"],
+            p["max_flow_ml_min"],
+            p.get("max_ml_per_hour"),
+            p.get("max_ml_per_day"),
+        )
+        for p in pumps
+    }
+
+
+def reservoir_specs(pumps: list[dict[str, Any]]) -> dict[str, ReservoirSpec]:
+    """Pump id → its reservoir (ml) for the pumps that have ``reservoir_ml`` set."""
+    return {
+        p["id"]: ReservoirSpec.of(p["reservoir_ml"], p.get("reservoir_low_ml"))
+        for p in pumps
+        if p.get("reservoir_ml")
+    }
 
 
 def pump_presets(pumps: list[dict[str, Any]]) -> dict[str, Preset]:

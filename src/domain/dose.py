@@ -6,7 +6,7 @@ import math
 from dataclasses import dataclass
 
 from domain.calibration import Calibration
-from domain.errors import InvalidDose
+from domain.errors import InvalidDose, LimitExceeded
 
 # Grbl reports and accepts positions to 0.001 mm (interface.md: MPos has 3 decimals in mm
 # mode); a move shorter than that is not sent at all.
@@ -57,23 +57,26 @@ class Dose:
         """Validate a request and convert it to axis travel and feed.
 
         Raises ``InvalidDose`` (with ``field`` = ``"volume"`` or ``"flowRate"``) when a value
-        is not a finite positive number, the flow rate exceeds ``limits.max_flow_ml_min``,
-        the volume exceeds ``limits.max_dose_ml``, or the volume is below what one axis step
-        (0.001 mm) can deliver.
+        is not a finite positive number or the volume is below what one axis step (0.001 mm)
+        can deliver; its subclass ``LimitExceeded`` (``rule`` = ``"max_flow"`` or
+        ``"max_dose"``) when the flow rate exceeds ``limits.max_flow_ml_min`` or the volume
+        exceeds ``limits.max_dose_ml``.
         """
         _require_positive("volume", volume_ml, "ml")
         _require_positive("flowRate", flow_rate_ml_min, "ml/min")
         if flow_rate_ml_min > limits.max_flow_ml_min:
-            raise InvalidDose(
+            raise LimitExceeded(
                 f"flow rate {flow_rate_ml_min:g} ml/min exceeds pump {pump_id}'s maximum of "
                 f"{limits.max_flow_ml_min:g} ml/min",
                 field="flowRate",
+                rule="max_flow",
             )
         if volume_ml > limits.max_dose_ml:
-            raise InvalidDose(
+            raise LimitExceeded(
                 f"volume {volume_ml:g} ml exceeds pump {pump_id}'s maximum single dose of "
                 f"{limits.max_dose_ml:g} ml",
                 field="volume",
+                rule="max_dose",
             )
         distance_mm = round(calibration.distance_mm(volume_ml), 3)
         if distance_mm < AXIS_RESOLUTION_MM:

@@ -128,3 +128,15 @@ class EmergencyStopLatched(DoserError):
     """The emergency stop is latched: nothing doses until it is reset."""
 
     code = "emergency_stop_latched"
+
+
+class InvalidReservoir(DoserError):
+    """A reservoir request breaks a rule: the pump's reservoir is not tracked, or the new
+    level (ml) is not a finite number between 0 and the capacity; ``field`` names the
+    offending input (``pump`` or ``level``)."""
+
+    code = "invalid_reservoir"
+
+    def __init__(self, message: str, *, field: str) -> None:
+        super().__init__(message)
+        self.field = field

@@ -12,7 +12,7 @@ from transitions import Machine
 from domain.calibration import Calibration
 from domain.dose import Dose, PumpLimits
 from domain.errors import PumpBusy, PumpFaulted
-from domain.events import DoseEnded, DoseEvent, DoseOutcome, DoseStarted
+from domain.events import DoseEnded, DoseEvent, DoseKind, DoseOutcome, DoseStarted
 
 if TYPE_CHECKING:
     from transitions.core import TransitionConfigDict
@@ -42,21 +42,30 @@ _TRANSITIONS: list[TransitionConfigDict] = [
 
 @dataclass(frozen=True, slots=True)
 class PumpSpec:
-    """How a pump is configured: id (the controller axis, e.g. ``"X"``), name, calibration."""
+    """How a pump is configured: id (the controller axis, e.g. ``"X"``), name, the config's
+    single-point calibration (None: none; the multi-point one lives in NVS), limits."""
 
     pump_id: str
     name: str
-    calibration: Calibration
+    calibration: Calibration | None
     limits: PumpLimits
 
 
 @dataclass(slots=True)
 class ActiveDose:
-    """The dose a pump runs now: where its axis started (mm) and how much has flowed (ml)."""
+    """The dose a pump runs now: where its axis started (mm), the calibration it was
+    planned with, what kind of run it is, and how much has flowed (ml)."""
 
     dose: Dose
     start_position_mm: float
+    calibration: Calibration
+    kind: DoseKind = DoseKind.VOLUME
     dispensed_ml: float = 0.0
+
+    @property
+    def travelled_mm(self) -> float:
+        """Axis travel so far (mm), from the dispensed volume."""
+        return self.dispensed_ml / self.calibration.ml_per_mm
 
 
 class Pump:
@@ -85,15 +94,18 @@ class Pump:
     def pump_id(self) -> str:
         return self.spec.pump_id
 
-    def plan(self, dose_id: str, volume_ml: float, flow_rate_ml_min: float) -> Dose:
-        """Validate a request for this pump (see ``Dose.plan``) and check it may start now."""
+    def plan(
+        self, dose_id: str, volume_ml: float, flow_rate_ml_min: float, calibration: Calibration
+    ) -> Dose:
+        """Validate a request for this pump with ``calibration`` (the one in force at that
+        flow rate; see ``Dose.plan``) and check it may start now."""
         self.ensure_ready()
         return Dose.plan(
             dose_id,
             self.pump_id,
             volume_ml,
             flow_rate_ml_min,
-            calibration=self.spec.calibration,
+            calibration=calibration,
             limits=self.spec.limits,
         )
 
@@ -104,11 +116,18 @@ class Pump:
         if self.state is not PumpState.IDLE:
             raise PumpBusy(f"pump {self.pump_id} is {self.state.value}")
 
-    def start(self, dose: Dose, start_position_mm: float) -> None:
-        """The dose's motion is about to be sent; the axis is at ``start_position_mm`` (mm)."""
+    def start(
+        self,
+        dose: Dose,
+        start_position_mm: float,
+        calibration: Calibration,
+        kind: DoseKind = DoseKind.VOLUME,
+    ) -> None:
+        """The dose's motion is about to be sent; the axis is at ``start_position_mm`` (mm);
+        ``calibration`` is the one ``dose`` was planned with."""
         self.ensure_ready()
         self.trigger("begin")
-        self.active = ActiveDose(dose, start_position_mm)
+        self.active = ActiveDose(dose, start_position_mm, calibration, kind)
         self.events.append(
             DoseStarted(
                 dose.dose_id,
@@ -117,6 +136,9 @@ class Pump:
                 dose.flow_rate_ml_min,
                 dose.distance_mm,
                 dose.feed_mm_min,
+                start_position_mm,
+                calibration.ml_per_mm,
+                kind,
             )
         )
 
@@ -186,4 +208,4 @@ class Pump:
     def _volume_since_start(self, position_mm: float) -> float:
         assert self.active is not None
         travel_mm = max(0.0, position_mm - self.active.start_position_mm)
-        return round(self.spec.calibration.volume_ml(travel_mm), 6)
+        return round(self.active.calibration.volume_ml(travel_mm), 6)

@@ -148,9 +148,12 @@ def nothing_moved(operator: Operator) -> None:
     assert operator.daemon.axis_positions() == operator.positions_before
 
 
-@then("the journal is empty")
-def journal_empty(operator: Operator) -> None:
-    assert operator.app.list_history().execute() == []
+@then("the journal holds no dose that ran")
+def journal_holds_no_dose_that_ran(operator: Operator) -> None:
+    # a safety rule's refusal is journaled (refused, 0 ml); a malformed request is not
+    records = operator.app.list_history().execute()
+    assert [(r.outcome.value, r.actual_ml) for r in records if r.outcome.value != "refused"] == []
+    assert all(r.actual_ml == 0 for r in records)
 
 
 @then(

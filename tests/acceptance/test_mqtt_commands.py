@@ -66,6 +66,13 @@ def journal_holds(mqtt_world: MqttWorld, count: int) -> None:
     assert len(journal(mqtt_world)) == count
 
 
+@then("no dose ran")
+def no_dose_ran(mqtt_world: MqttWorld) -> None:
+    # a safety rule's refusal is journaled (0 ml, outcome refused); nothing else may be
+    assert [r["outcome"] for r in journal(mqtt_world) if r["outcome"] != "refused"] == []
+    assert all(r["actualVolume"] == 0 for r in journal(mqtt_world))
+
+
 @then("the journal shows the dose stopped")
 def dose_stopped(mqtt_world: MqttWorld) -> None:
     [row] = journal(mqtt_world)

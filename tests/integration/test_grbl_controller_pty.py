@@ -3,7 +3,8 @@
 The peer plays back what the firmware does on the wire: the banner only after 0x18, ``\\r\\n``
 line ends, push messages and status reports between a line and its ``ok``, ``error:N``,
 ``ALARM:N`` (a hard/soft limit then ignores everything until a reset), the ``ok`` of an
-aborted ``G4 P0`` printed before the banner, and a port that vanishes.
+aborted ``G4 P0`` printed before the banner, a board that reboots on its own (a banner
+nobody asked for) and a port that vanishes.
 """
 
 from __future__ import annotations
@@ -74,6 +75,15 @@ class ScriptedGrbl:
             self.mpos[0] += self._planned / 4
             self._planned, self.state, self._critical = 0.0, "Alarm", True
             self._send("ALARM:1", "[MSG:Reset to continue]")
+
+    def power_cycle(self) -> None:
+        """The board reboots on its own (power, watchdog, reset pin): motion and the line
+        being run are lost without an ``ok``, MPos restarts at 0, the banner comes out."""
+        with self._lock:
+            self.state, self.mpos, self._planned = "Idle", [0.0, 0.0, 0.0], 0.0
+            self._sync_pending = self._deferred_ok = self._critical = False
+            self._wco_due = True
+            self._send("", BANNER)
 
     def push(self, *lines: str) -> None:
         with self._lock:
@@ -449,3 +459,75 @@ def test_a_vanished_port_makes_every_call_unavailable_and_open_reconnects() -> N
         grbl.close()
         for peer in peers:
             peer.close()
+
+
+def test_a_queued_move_is_streamed_without_a_sync_and_returns_on_its_ok(
+    peer: ScriptedGrbl,
+) -> None:
+    grbl = make_controller(peer.port, ack_timeout_s=0.3)
+    grbl.open()
+    try:
+        grbl.queue_move({"X": 2.5}, 300.0)
+        assert peer.received()[-1] == "G91 G1 X2.500 F300.000"
+        grbl.queue_move({"X": 2.5}, 300.0)
+        assert "G4 P0" not in peer.received()
+        assert grbl.motion_done()  # nothing to wait for: callers follow the run by status
+        assert grbl.status().state is ControllerState.RUN
+        grbl.start_move({"X": 2.5}, 300.0)
+        wait_until(lambda: peer.received()[-1] == "G4 P0")
+        assert not grbl.motion_done()
+        with pytest.raises(PumpBusy):  # one line in flight: the final move's G4 P0
+            grbl.queue_move({"X": 2.5}, 300.0)
+        peer.finish_motion()
+        wait_until(grbl.motion_done)
+        assert grbl.status().position("X") == 7.5
+    finally:
+        grbl.close()
+
+
+def test_an_unsolicited_banner_takes_the_link_down_until_open(
+    peer: ScriptedGrbl, grbl: GrblController
+) -> None:
+    grbl.queue_move({"X": 10.0}, 200.0)
+    peer.power_cycle()
+    wait_until(lambda: not grbl.connected)
+    for call in (grbl.status, grbl.motion_done, grbl.unlock, grbl.flush):
+        with pytest.raises(ControllerUnavailable, match="reset unexpectedly"):
+            call()
+    with pytest.raises(ControllerUnavailable, match="reset unexpectedly"):
+        grbl.queue_move({"X": 1.0}, 200.0)
+    with pytest.raises(ControllerUnavailable, match="reset unexpectedly"):
+        grbl.start_move({"X": 1.0}, 200.0)
+    grbl.open()
+    assert grbl.connected
+    status = grbl.status()
+    assert (status.state, status.position("X")) == (ControllerState.IDLE, 0.0)
+
+
+def test_a_reset_while_a_line_waits_for_its_ok_fails_that_line(
+    peer: ScriptedGrbl, grbl: GrblController
+) -> None:
+    peer.replies[MOVE] = []  # Grbl holds the ok, as with a full planner
+    threading.Timer(0.2, peer.power_cycle).start()
+    with pytest.raises(ControllerUnavailable, match="reset unexpectedly"):
+        grbl.queue_move({"X": 10.0}, 200.0)
+    assert not grbl.connected
+
+
+def test_the_banners_of_our_own_soft_resets_keep_the_link_up(
+    peer: ScriptedGrbl, grbl: GrblController
+) -> None:
+    grbl.start_move({"X": 10.0}, 200.0)
+    grbl.feed_hold()
+    wait_until(lambda: grbl.status().stopped_in_hold)
+    grbl.flush()  # soft reset 2 (open was the first)
+    peer.replies[MOVE] = ["ALARM:2", "[MSG:Reset to continue]"]
+    peer.critical_after.add(MOVE)
+    with pytest.raises(ControllerFault):
+        grbl.start_move({"X": 10.0}, 200.0)
+    grbl.unlock()  # soft reset 3, then $X
+    assert peer.events.count(f"tx:{BANNER}") == 3
+    assert grbl.connected
+    assert grbl.status().state is ControllerState.IDLE
+    grbl.queue_move({"X": 1.0}, 200.0)
+    assert grbl.connected

@@ -36,6 +36,7 @@ class InMemoryJournal:
         outcome: DoseOutcome,
         ended_at: datetime,
         reason: str = "",
+        actual_upper_ml: float | None = None,
     ) -> None:
         with self._lock:
             self.records[dose_id] = replace(
@@ -44,12 +45,48 @@ class InMemoryJournal:
                 outcome=outcome,
                 ended_at=ended_at,
                 reason=reason,
+                actual_upper_ml=actual_upper_ml,
             )
+
+    def dose_progress(self, dose_id: str, *, dispensed_ml: float) -> None:
+        with self._lock:
+            record = self.records.get(dose_id)
+            if record is not None and record.outcome is DoseOutcome.RUNNING:
+                self.records[dose_id] = replace(record, dispensed_ml=dispensed_ml)
+
+    def unfinished(self) -> list[DoseRecord]:
+        with self._lock:
+            rows = [r for r in self.records.values() if r.outcome is DoseOutcome.RUNNING]
+        return sorted(rows, key=lambda r: r.started_at)  # stable: ties in insertion order
+
+    def get(self, dose_id: str) -> DoseRecord | None:
+        with self._lock:
+            return self.records.get(dose_id)
+
+    def dispensed_since(self, since: datetime, *, pump_id: str | None = None) -> float:
+        with self._lock:
+            rows = [
+                r
+                for r in self.records.values()
+                if r.started_at >= since and pump_id in (None, r.pump_id)
+            ]
+        return sum(map(_dispensed_ml, rows), 0.0)
 
     def history(self, *, limit: int, since: datetime | None = None) -> list[DoseRecord]:
         with self._lock:
             rows = [r for r in self.records.values() if since is None or r.started_at >= since]
-        return list(reversed(rows))[:limit]
+        # Newest start first, ties newest inserted first (as SQLite's started_at, rowid).
+        rows.reverse()
+        return sorted(rows, key=lambda r: r.started_at, reverse=True)[:limit]
+
+
+def _dispensed_ml(record: DoseRecord) -> float:
+    """What ``dispensed_since`` counts for one dose (ml)."""
+    if record.outcome is DoseOutcome.RUNNING:
+        return max(record.requested_ml, record.dispensed_ml)
+    if record.actual_upper_ml is not None:
+        return record.actual_upper_ml
+    return record.actual_ml or 0.0
 
 
 class ManualClock:

@@ -17,9 +17,11 @@ from starlette.routing import Route
 
 from adapters.http import serialize
 from adapters.http.auth import BearerAuthMiddleware
+from adapters.http.calibration_routes import CalibrationEndpoints, calibration_routes
 from adapters.http.config_routes import ConfigEndpoints
 from adapters.http.emergency_routes import EmergencyEndpoints
 from adapters.http.errors import UnexpectedErrorMiddleware, exception_handlers
+from adapters.http.pump_routes import PumpEndpoints, pump_routes
 from adapters.http.serialize import RequestRejected, read_body
 from application.device_config import ReadDeviceConfig, UpdateDeviceConfig
 from application.dispense_volume import DispenseVolume
@@ -39,6 +41,8 @@ def create_http_app(
     update_config: UpdateDeviceConfig,
     emergency_stop: EmergencyStop,
     reset_emergency_stop: ResetEmergencyStop,
+    pumps: PumpEndpoints,
+    calibration: CalibrationEndpoints,
     token: str,
 ) -> Starlette:
     """Build the Starlette app serving the dosing API over the given use cases.
@@ -64,6 +68,8 @@ def create_http_app(
         Route("/api/config", config.post, methods=["POST"]),
         Route("/api/emergency-stop", safety.stop, methods=["POST"]),
         Route("/api/emergency-stop/reset", safety.reset, methods=["POST"]),
+        *pump_routes(pumps),
+        *calibration_routes(calibration),
     ]
     return Starlette(
         routes=routes,
@@ -109,10 +115,18 @@ class _Endpoints:
         [{"id": "X", "name": str, "state": "idle"|"dosing"|"holding"|"fault",
           "doseId": str|null, "requestedVolume": ml|null, "dispensedVolume": ml|null,
           "flowRate": ml/min|null, "mlPerMm": ml/mm, "maxFlowRate": ml/min,
-          "maxDoseVolume": ml, "fault": str|null}, ...]
+          "maxDoseVolume": ml, "fault": str|null,
+          "calibration": {"source": "nvs"|"config"|"none", "valid": bool},
+          "limits": {"maxDoseVolume": ml, "maxFlowRate": ml/min,
+                     "maxVolumePerHour": ml|null, "maxVolumePerDay": ml|null,
+                     "usedLastHour": ml, "usedLastDay": ml},   # rolling 60 min / 24 h
+          "reservoir": {"level": ml, "capacity": ml, "lowMark": ml, "low": bool,
+                        "empty": bool, "percent": %} | null}, ...]
         """
         report = await self._report()
-        return JSONResponse([serialize.pump_json(view) for view in report.snapshot.pumps])
+        return JSONResponse(
+            [serialize.pump_json(v, report.safety.get(v.pump_id)) for v in report.snapshot.pumps]
+        )
 
     async def dispense(self, request: Request) -> Response:
         """Start a dose: body ``{"volume": ml, "flowRate": ml/min}`` → 202 ``{"doseId"}``.

@@ -23,7 +23,12 @@ from domain.errors import (
     ControllerRejected,
     ControllerUnavailable,
     DoserError,
+    InvalidCalibration,
     InvalidDose,
+    InvalidReservoir,
+    LimitExceeded,
+    LimitReached,
+    NotCalibrated,
     PumpBusy,
     PumpFaulted,
     UnknownPump,
@@ -36,6 +41,10 @@ logger = logging.getLogger(__name__)
 _STATUS_OF: dict[type[DoserError], int] = {
     UnknownPump: 404,
     InvalidDose: 422,
+    InvalidCalibration: 422,
+    InvalidReservoir: 422,
+    NotCalibrated: 409,
+    LimitReached: 409,
     PumpBusy: 409,
     PumpFaulted: 409,
     ControllerRejected: 409,
@@ -65,8 +74,10 @@ def _doser_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, DoserError)
     status = next((_STATUS_OF[c] for c in type(exc).__mro__ if c in _STATUS_OF), 409)
     extra: dict[str, object] = {}
-    if isinstance(exc, InvalidDose | InvalidProfile):
+    if isinstance(exc, InvalidDose | InvalidProfile | InvalidCalibration | InvalidReservoir):
         extra["field"] = exc.field
+    if isinstance(exc, LimitExceeded | LimitReached):
+        extra["rule"] = exc.rule
     if isinstance(exc, ControllerRejected):
         extra["controllerError"] = exc.number
     if isinstance(exc, ControllerFault):

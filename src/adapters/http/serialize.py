@@ -15,10 +15,11 @@ from typing import Any, NoReturn
 from starlette.requests import Request
 
 from application.device_config import DeviceConfig
-from application.report_status import StatusReport
+from application.report_status import PumpSafetyView, StatusReport
 from domain.errors import InvalidDose
 from domain.journal import DoseRecord
 from domain.mqtt_link import LinkView
+from domain.safety import ReservoirLevel
 from domain.status import PumpView
 
 _JSON_TYPE_NAMES: dict[type, str] = {
@@ -55,6 +56,21 @@ def parse_dose_request(body: bytes) -> tuple[float, float]:
     """
     data = load_object(body)
     return _number(data, "volume", "ml"), _number(data, "flowRate", "ml/min")
+
+
+def parse_flow_request(body: bytes) -> float:
+    """Read ``{"flowRate": ml/min}`` (a continuous run); raises as ``parse_dose_request``."""
+    return _number(load_object(body), "flowRate", "ml/min")
+
+
+def parse_reservoir_request(body: bytes) -> float | None:
+    """Read ``{"level": ml}`` (what the reservoir now holds) or ``{}`` (refilled to
+    capacity); raises ``RequestRejected`` (400) for bad JSON, ``InvalidDose`` (field
+    ``level``) for a level that is not a JSON number."""
+    data = load_object(body)
+    if data.get("level") is None:
+        return None
+    return _number(data, "level", "ml")
 
 
 def parse_limit(raw: str | None) -> int | None:
@@ -104,12 +120,17 @@ def status_json(report: StatusReport) -> dict[str, Any]:
             "detail": snapshot.controller.detail or None,
         },
         "mqtt": link_json(report.mqtt),
-        "pumps": [pump_json(view) for view in snapshot.pumps],
+        "globalMaxVolumePerDay": report.global_max_ml_per_day,
+        "pumps": [pump_json(view, report.safety.get(view.pump_id)) for view in snapshot.pumps],
     }
 
 
-def pump_json(view: PumpView) -> dict[str, Any]:
-    """One pump: ml, ml/min and ml/mm; dose fields are null while no dose runs."""
+def pump_json(view: PumpView, safety: PumpSafetyView | None = None) -> dict[str, Any]:
+    """One pump: ml, ml/min and ml/mm; dose fields are null while no dose runs; its
+    calibration, limits with usage in their rolling windows, and reservoir."""
+    reservoir = view.details.reservoir
+    limits = safety.limits if safety else None
+    usage = safety.usage if safety else None
     return {
         "id": view.pump_id,
         "name": view.name,
@@ -122,6 +143,32 @@ def pump_json(view: PumpView) -> dict[str, Any]:
         "maxFlowRate": view.max_flow_ml_min,
         "maxDoseVolume": view.max_dose_ml,
         "fault": view.fault_reason or None,
+        "calibration": {
+            "source": view.details.calibration_source,
+            "valid": view.details.calibrated,
+        },
+        "limits": {
+            "maxDoseVolume": view.max_dose_ml,
+            "maxFlowRate": view.max_flow_ml_min,
+            "maxVolumePerHour": limits.max_ml_per_hour if limits else None,
+            "maxVolumePerDay": limits.max_ml_per_day if limits else None,
+            "usedLastHour": round(usage.pump_last_hour_ml, 6) if usage else None,
+            "usedLastDay": round(usage.pump_last_day_ml, 6) if usage else None,
+        },
+        "reservoir": reservoir_json(reservoir) if reservoir else None,
+    }
+
+
+def reservoir_json(level: ReservoirLevel) -> dict[str, Any]:
+    """A reservoir: ``{"level": ml, "capacity": ml, "lowMark": ml, "low": bool,
+    "empty": bool, "percent": %}``."""
+    return {
+        "level": round(level.level_ml, 6),
+        "capacity": level.capacity_ml,
+        "lowMark": level.low_ml,
+        "low": level.low,
+        "empty": level.empty,
+        "percent": round(level.percent, 1),
     }
 
 
@@ -137,6 +184,9 @@ def record_json(record: DoseRecord) -> dict[str, Any]:
         "endedAt": _iso(record.ended_at) if record.ended_at else None,
         "outcome": record.outcome.value,
         "reason": record.reason or None,
+        "kind": record.kind.value,
+        "uncertain": record.uncertain,
+        "actualVolumeUpperBound": record.actual_upper_ml,
     }
 
 

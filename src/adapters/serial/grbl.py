@@ -35,10 +35,14 @@ class GrblController:
     ``ack_timeout_s`` for a line's ``ok``, ``status_timeout_s`` for a status report.
     ``serial_factory(port, baudrate, read_timeout_s)`` opens the port (tests may inject).
 
-    Thread model: streaming methods (``open``, ``start_move``, ``flush``, ``unlock``) are
-    serialised by one lock; ``status``, ``feed_hold``, ``cycle_start`` and ``close`` never
-    take it. Every method raises ``ControllerUnavailable`` while the link is down; after a
-    loss ``open()`` reconnects.
+    Thread model: streaming methods (``open``, ``start_move``, ``queue_move``, ``flush``,
+    ``unlock``) are serialised by one lock; ``status``, ``feed_hold``, ``cycle_start`` and
+    ``close`` never take it. Every method raises ``ControllerUnavailable`` while the link is
+    down; after a loss ``open()`` reconnects. The link also goes down when Grbl prints its
+    banner without our soft reset (power loss, USB re-enumeration, watchdog, reset button:
+    interface.md, the welcome message follows every reset), since planned motion is then
+    gone and MPos may have restarted at 0: the next call raises ``ControllerUnavailable``
+    ("controller reset unexpectedly ...") until ``open()`` resets and re-reads the state.
     """
 
     def __init__(
@@ -137,9 +141,32 @@ class GrblController:
                 self._send(line, wait=True)
             self._send(gp.SYNC_LINE, wait=False)
 
+    def queue_move(self, distances_mm: Mapping[str, float], feed_mm_min: float) -> None:
+        """Send ``G91 G1 X<mm> F<mm/min>`` (distances in mm, feed in mm/min) with no
+        ``G4 P0`` and wait for its ``ok``: the move is planned behind whatever is planned,
+        and Grbl's look-ahead joins it to the previous move without stopping (planner.c;
+        a move finding the 15-block planner full gets its ``ok`` once a block frees up,
+        motion_control.c ``mc_line``). For a continuous run's next bounded segment; send
+        the last segment with ``start_move`` so ``motion_done`` can tell its end.
+
+        ``motion_done`` is unaffected: after queued moves alone it stays True, so callers
+        follow a continuous run by ``status`` (state, position). Raises as ``start_move``;
+        ``PumpBusy`` too when a ``start_move``'s ``G4 P0`` is still unanswered after
+        ``ack_timeout_s`` (one line in flight).
+        """
+        try:
+            line = gp.format_move(distances_mm, feed_mm_min, self._axes)
+        except ValueError as exc:
+            raise InvalidDose(str(exc), field="distances_mm") from exc
+        if line is None:
+            return
+        with self._stream_lock:
+            self._send(line, wait=True)
+
     def motion_done(self) -> bool:
-        """True once the last ``G4 P0`` was answered, or voided by a reset or alarm (motion
-        was then stopped and the planner flushed); True when no move was sent."""
+        """True once the last ``G4 P0`` (sent by ``start_move``) was answered, or voided by a
+        reset or alarm (motion was then stopped and the planner flushed); True when no move
+        was sent, and after ``queue_move`` alone (it sends no ``G4 P0``)."""
         with self._link.cond:
             self._link.check_up_locked()
             return self._session.motion_done
@@ -241,6 +268,7 @@ class GrblController:
         with link.cond:
             link.check_up_locked()
             seq = session.banner_seq
+            session.expect_reset()  # its banner is ours, not an unexpected reset
         link.write(gp.SOFT_RESET)
         with link.cond:
             if not link.wait_locked(lambda: session.banner_seq != seq, self._reset_timeout_s):

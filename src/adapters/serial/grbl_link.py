@@ -2,8 +2,9 @@
 
 ``GrblLink`` opens and closes the port, writes bytes from any thread and runs one reader
 thread per connection. The reader reads in blocks, splits lines and applies each to the
-``GrblSession``, then wakes every waiter on ``cond``. A failed read or write takes the link
-down and fails the line in flight, so no caller waits on a dead port.
+``GrblSession``, then wakes every waiter on ``cond``. A failed read or write, or a reset
+the controller did on its own (a banner we did not ask for), takes the link down and fails
+the line in flight, so no caller waits on a dead port or trusts a rebooted controller.
 """
 
 from __future__ import annotations
@@ -204,5 +205,7 @@ class GrblLink:
         with self.cond:
             if conn is not self._conn:  # a stale reader's late line
                 return
-            self._session.apply(line)
+            lost = self._session.apply(line)
+            if lost is not None:  # the controller reset on its own: fail as a lost port
+                self.fail_locked(lost)
             self.cond.notify_all()

@@ -39,7 +39,9 @@ class GrblSession:
     ``status`` (positions in mm) and ``report`` are the last status report, ``status_seq``
     counts reports; ``banner_seq`` counts banners (resets). ``alarm`` is the last
     ``ALARM:N`` number; ``reset_required`` is set after a hard/soft limit until the next
-    banner. ``messages`` keeps the 50 most recent push messages. Not thread-safe.
+    banner. ``reset_expected`` is set while our own soft reset awaits its banner: any other
+    banner is a reset we did not cause. ``messages`` keeps the 50 most recent push
+    messages. Not thread-safe.
     """
 
     def __init__(self) -> None:
@@ -53,12 +55,17 @@ class GrblSession:
         self.banner = ""
         self.alarm: int | None = None
         self.reset_required = False
+        self.reset_expected = False
         self.messages: deque[str] = deque(maxlen=50)
 
     def new_connection(self) -> None:
         """Forget the previous connection's line in flight, status, offsets and alarm."""
         self.inflight = self.sync = self.status = self.report = self.wco = None
-        self.alarm, self.reset_required = None, False
+        self.alarm, self.reset_required, self.reset_expected = None, False, False
+
+    def expect_reset(self) -> None:
+        """We are about to write a soft reset (0x18): its banner is ours, not a surprise."""
+        self.reset_expected = True
 
     @property
     def motion_done(self) -> bool:
@@ -77,8 +84,9 @@ class GrblSession:
         if line is not None:
             line.done, line.error = True, error
 
-    def apply(self, line: gp.GrblLine) -> None:
-        """Update what we know from one received line."""
+    def apply(self, line: gp.GrblLine) -> str | None:
+        """Update what we know from one received line. Returns why the link must go down
+        (a banner nobody asked for: the controller reset on its own), else None."""
         match line.kind:
             case gp.LineKind.OK | gp.LineKind.ERROR:
                 self._on_reply(line)
@@ -87,7 +95,7 @@ class GrblSession:
             case gp.LineKind.ALARM:
                 self._on_alarm(line.number or 0)
             case gp.LineKind.BANNER:
-                self._on_banner(line.text)
+                return self._on_banner(line.text)
             case gp.LineKind.FEEDBACK | gp.LineKind.SETTING | gp.LineKind.STARTUP:
                 LOG.info("grbl: %s", line.text)
                 self.messages.append(line.text)
@@ -95,6 +103,7 @@ class GrblSession:
                     self.reset_required = True
             case gp.LineKind.UNKNOWN:
                 LOG.warning("grbl: ignoring unexpected line %r", line.text)
+        return None
 
     def _on_reply(self, line: gp.GrblLine) -> None:
         inflight = self.inflight
@@ -129,14 +138,24 @@ class GrblSession:
         fault = ControllerFault(number, alarm_message(number))
         self.finish_inflight(None if inflight and inflight.is_sync else fault)
 
-    def _on_banner(self, text: str) -> None:
-        # A reset: Grbl forgot the line in flight and flushed the planner (interface.md).
-        LOG.info("grbl: reset: %s", text)
+    def _on_banner(self, text: str) -> str | None:
+        # A reset: Grbl forgot the line in flight and flushed the planner (interface.md:
+        # the welcome message prints on power-up and after every reset).
         self.banner, self.reset_required = text, False
         self.banner_seq += 1
+        if not self.reset_expected:
+            # Power loss, USB re-enumeration, watchdog, the reset pin: planned motion is
+            # gone and MPos may restart at 0 (no homing), so nothing we know still holds.
+            return (
+                f"controller reset unexpectedly ({text!r}): planned motion lost, "
+                "positions may have restarted at 0"
+            )
+        LOG.info("grbl: reset: %s", text)
+        self.reset_expected = False
         inflight = self.inflight
         if inflight is not None and not inflight.is_sync:
             void = ControllerUnavailable(f"controller reset before answering {inflight.text!r}")
             self.finish_inflight(void)
         else:
             self.finish_inflight(None)
+        return None

@@ -6,6 +6,9 @@ Behaves as gnea/grbl 1.1h on an Arduino Uno (default config.h/defaults.h), four 
   read while the last one waits for the planner (grbl_pending) or while a completed hold
   suspends the main loop (Hold:0, also after ``!`` when idle).
   ``~`` is ignored until a hold is complete (Hold:1 cannot resume).
+- planner.c: up to 15 blocks are planned with look-ahead, so moves in the same direction
+  run back to back at feed without stopping (grbl_motion); a move finding the planner full
+  holds its ``ok`` (motion_control.c ``mc_line`` waits for a free block).
 - motion_control.c ``mc_reset``: a soft reset raises ALARM:3 only while the steppers move
   (Run, or Hold:1 still decelerating). Hold:0 raises none: protocol.c clears the hold flag
   (STEP_CONTROL_EXECUTE_HOLD) when the hold completes. report.c pauses 500 ms after
@@ -13,6 +16,9 @@ Behaves as gnea/grbl 1.1h on an Arduino Uno (default config.h/defaults.h), four 
   ``ok`` (gc_execute_line returns OK after the abort). Then main.c clears the RX buffer,
   parser (G0 G90 F0 ...) and planner, keeps ``sys_position``, prints the banner and stays
   in Alarm with ``[MSG:'$H'|'$X' to unlock]`` if it was in Alarm, else goes Idle.
+
+``power_cycle`` stands for a reset the host did not ask for (power loss, watchdog, the
+reset pin): the banner comes out unprompted and positions restart at zero.
 
 Not modelled: overrides, safety door, limits, homing, spindle and coolant outputs.
 Real-time bytes and line assembly live in grbl_serial, the G-code parser in grbl_gcode,
@@ -69,12 +75,18 @@ class GrblEngine:
         )
         self._report = Reporter(cfg.axes, self._settings)
         self._system = SystemCommands(self._settings, self._report, self._motion, self._emit)
-        self._serial = SerialInput(drop_overflow=cfg.drop_rx_overflow)
+        self._boot()
+
+    def _boot(self) -> None:
+        """Power-up (main.c): empty buffers, parser defaults, Idle (homing is disabled), the
+        banner. Settings and build info live in EEPROM and are kept by the caller."""
+        self._serial = SerialInput(drop_overflow=self.config.drop_rx_overflow)
         self._out, self._rt = bytearray(BANNER), set[int]()
         self._state, self._hold_done, self._holding = IDLE, False, False
         self._reset, self._alarm, self._busy_until = False, 0, -math.inf
         self._pending: PendingLine | None = None
-        self._gc = ParserState([0.0] * n)
+        self._gc = ParserState([0.0] * len(self.config.axes))
+        self._report.restart()
 
     def feed(self, data: bytes) -> bytes:
         """Receive ``data`` byte by byte, as the serial interrupt does; return the output."""
@@ -93,6 +105,14 @@ class GrblEngine:
         self._service()
         out, self._out = bytes(self._out), bytearray()
         return out
+
+    def power_cycle(self) -> None:
+        """The controller restarts on its own (power lost, USB re-enumerated, watchdog, the
+        reset button): motion stops dead, planned blocks, the RX buffer and the line being
+        run are lost without an ``ok``, unsent output is dropped, positions restart at 0
+        and the banner comes out unprompted. Settings (``$x``) survive, as in EEPROM."""
+        self._motion.power_off()
+        self._boot()
 
     def positions_mm(self) -> dict[str, float]:
         """Machine position (mm) of each axis now, at step resolution."""

@@ -66,7 +66,7 @@ class PendingLine:
             if step.kind == "move":
                 if motion.full:
                     return False  # mc_line waits for a free planner block
-                motion.add_line(step.target, step.feed)
+                motion.add_line(now, step.target, step.feed)
             elif step.kind == "flow":
                 program_flow(now, step.flow)
             steps.pop(0)

@@ -89,7 +89,9 @@ class Settings:
         return 0
 
     def apply(self, motion: MotionPlanner) -> None:
-        """Hand the axis settings to the motion model (they take effect on new blocks)."""
+        """Hand the axis settings and the junction deviation (``$11``, mm) to the motion
+        model (they take effect on new blocks)."""
+        motion.junction_deviation_mm = self.values[11]
         for i in range(self._n):
             motion.steps_per_mm[i] = self.values[100 + i]
             motion.max_rate_mm_min[i] = self.values[110 + i]

@@ -177,6 +177,12 @@ class PtyGrblSimulator(PtyHost[GrblEngine]):
         with self._lock:
             return self._engine.state_name()
 
+    def power_cycle(self) -> None:
+        """The simulated controller restarts on its own (``GrblEngine.power_cycle``): motion
+        and planned moves are lost, positions restart at 0, the banner goes out unprompted."""
+        with self._lock:
+            self._engine.power_cycle()
+
 
 def serve_forever(link: Path, stop: threading.Event, config: GrblConfig | None = None) -> None:
     """Serve a simulated Grbl on a pty linked at ``link`` until ``stop`` is set (for the

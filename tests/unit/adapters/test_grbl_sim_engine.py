@@ -138,7 +138,83 @@ def test_a_full_planner_withholds_the_ok_until_a_block_completes() -> None:
     assert "|Bf:0,128|" in grbl.status()
     assert grbl.send(b"X1\n") == []
     assert grbl.at(0.1) == []
-    assert grbl.at(0.151) == ["ok"]  # the first 1 mm block takes 0.15 s
+    assert grbl.at(0.126) == ["ok"]  # the first 1 mm block ends at 0.125 s, still at feed
+    assert grbl.state() == "Run"
+    assert "|Bf:0,128|FS:600," in grbl.status()  # the freed block is taken at once
+
+
+def test_moves_in_the_same_direction_are_joined_at_feed_without_stopping() -> None:
+    grbl = Grbl()  # 200 mm/s²: 10 mm/s reached in 0.05 s over 0.25 mm, and as long to stop
+    assert grbl.send(b"G91 G1 X2 F600\n") == ["ok"]
+    grbl.at(0.1)
+    assert grbl.send(b"X2\n") == ["ok"]  # planned while the first block runs
+    grbl.at(0.225)  # the end of the first block
+    assert grbl.x() == pytest.approx(2.0, abs=0.004)
+    assert "|FS:600," in grbl.status()
+    grbl.at(0.4499)  # one ramp up, 3.5 mm at 10 mm/s, one ramp down: 0.45 s
+    assert grbl.state() == "Run"
+    grbl.at(0.451)
+    assert (grbl.state(), grbl.x()) == ("Idle", 4.0)
+
+
+def test_a_move_sent_after_the_last_one_ended_starts_from_rest() -> None:
+    grbl = Grbl()
+    grbl.send(b"G91 G1 X2 F600\n")
+    grbl.at(0.3)
+    assert grbl.state() == "Idle"
+    grbl.send(b"X2\n")
+    grbl.at(0.325)
+    assert grbl.x() == pytest.approx(2.0625, abs=0.004)  # accelerating again
+
+
+def test_a_reversal_passes_through_rest() -> None:
+    grbl = Grbl()
+    grbl.send(b"G91 G1 X2 F600\nX-2\n")
+    grbl.at(0.25)  # decelerated to rest at the end of the first block
+    assert "|FS:0," in grbl.status()
+    assert grbl.x() == pytest.approx(2.0)
+    grbl.at(0.501)
+    assert (grbl.state(), grbl.x()) == ("Idle", 0.0)
+
+
+def test_a_corner_is_taken_at_the_junction_deviation_speed() -> None:
+    grbl = Grbl()  # $11=0.010 mm, 200 mm/s²: about 2.6 mm/s through a right angle
+    grbl.send(b"G91 G1 X2 F600\nY2\n")
+    feeds = []
+    for t in range(2000, 2600):
+        grbl.at(t / 10000)
+        feeds.append(int(grbl.status().split("|FS:")[1].split(",")[0]))
+    assert min(feeds) == pytest.approx(60 * 2.61, abs=6)  # not 0: no stop at the corner
+
+
+def test_a_feed_hold_decelerates_across_block_ends() -> None:
+    grbl = Grbl(acceleration_mm_s2=20.0)  # 2.5 mm to stop from 10 mm/s
+    grbl.send(b"G91 G1 F600\n" + b"X1\n" * 15)
+    grbl.at(1.05)  # 0.5 s up to 10 mm/s over 2.5 mm, then cruising
+    assert grbl.x() == pytest.approx(8.0, abs=0.004)
+    grbl.send(b"!")
+    grbl.at(1.54)
+    assert grbl.state() == "Hold:1"
+    grbl.at(1.56)
+    assert grbl.state() == "Hold:0"
+    assert grbl.x() == pytest.approx(10.5, abs=0.004)  # past two block ends
+    grbl.send(b"~")
+    grbl.at(10.0)
+    assert (grbl.state(), grbl.x()) == ("Idle", 15.0)
+
+
+def test_a_power_cycle_loses_motion_and_position_and_prints_the_banner_unasked() -> None:
+    grbl = Grbl(status_report_mask=3)
+    grbl.send(b"G91 G1 X10 F600\nG4 P0\n")
+    grbl.at(0.5)
+    assert grbl.x() > 1.0
+    grbl.engine.power_cycle()
+    assert grbl.at(0.5) == [BANNER_LINE]  # and no ok for the G4 P0 it was running
+    assert grbl.status().startswith("<Idle|MPos:0.000,0.000,0.000,0.000|Bf:15,128|")
+    grbl.at(3.0)
+    assert grbl.x() == 0.0
+    assert grbl.send(b"$G\n")[0] == "[GC:G0 G54 G17 G21 G90 G94 M5 M9 T0 F0 S0]"
+    assert "$10=3" in grbl.send(b"$$\n")  # settings live in EEPROM
 
 
 def test_bytes_beyond_the_128_byte_rx_buffer_wait_and_none_are_lost() -> None:

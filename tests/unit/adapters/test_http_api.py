@@ -101,6 +101,16 @@ def test_pumps_lists_each_pump_with_calibration_and_limits(rig: Rig) -> None:
         "maxFlowRate": 15.0,
         "maxDoseVolume": 500.0,
         "fault": None,
+        "calibration": {"source": "config", "valid": True},
+        "limits": {
+            "maxDoseVolume": 500.0,
+            "maxFlowRate": 15.0,
+            "maxVolumePerHour": None,
+            "maxVolumePerDay": None,
+            "usedLastHour": 0.0,
+            "usedLastDay": 0.0,
+        },
+        "reservoir": None,
     }
 
 
@@ -192,8 +202,8 @@ def test_a_controller_rejection_is_409_with_the_controller_error_number(rig: Rig
         pytest.param({"volume": True, "flowRate": 5}, 422, "invalid_dose", "volume", id="bool"),
         pytest.param({"volume": None, "flowRate": 5}, 422, "invalid_dose", "volume", id="null"),
         pytest.param({"volume": 1}, 422, "invalid_dose", "flowRate", id="missing-field"),
-        pytest.param({"volume": 1, "flowRate": 16}, 422, "invalid_dose", "flowRate", id="fast"),
-        pytest.param({"volume": 501, "flowRate": 5}, 422, "invalid_dose", "volume", id="large"),
+        pytest.param({"volume": 1, "flowRate": 16}, 422, "limit_exceeded", "flowRate", id="fast"),
+        pytest.param({"volume": 501, "flowRate": 5}, 422, "limit_exceeded", "volume", id="large"),
         pytest.param({"volume": 10**400, "flowRate": 5}, 422, "invalid_dose", "volume", id="huge"),
         pytest.param(
             b'{"volume": 1e400, "flowRate": 5}', 422, "invalid_dose", "volume", id="1e400"

@@ -13,6 +13,7 @@ from domain.errors import (
     ControllerRejected,
     ControllerUnavailable,
     InvalidDose,
+    LimitExceeded,
     PumpBusy,
     PumpFaulted,
     UnknownPump,
@@ -93,11 +94,27 @@ def test_stopping_an_idle_pump_does_nothing(rig: Rig) -> None:
     assert rig.journal.records == {}
 
 
+def test_a_dose_over_a_safety_limit_moves_nothing_and_is_journaled_as_refused(
+    rig: Rig,
+) -> None:
+    with pytest.raises(LimitExceeded) as refused:
+        rig.runner.start("X", 1.0, 16.0)
+    assert refused.value.rule == "max_flow"
+    assert rig.controller.moves == []
+    record = rig.only_record()
+    assert (record.outcome, record.actual_ml) == (DoseOutcome.REFUSED, 0.0)
+    assert record.reason.startswith("max_flow: flow rate 16 ml/min exceeds")
+
+
 @pytest.mark.parametrize(
     ("pump", "volume", "flow", "error"),
-    [("Q", 1.0, 1.0, UnknownPump), ("X", 0.0, 1.0, InvalidDose), ("X", 1.0, 16.0, InvalidDose)],
+    [
+        ("Q", 1.0, 1.0, UnknownPump),
+        ("X", 0.0, 1.0, InvalidDose),
+        ("X", float("nan"), 1.0, InvalidDose),
+    ],
 )
-def test_a_refused_dose_moves_nothing_and_journals_nothing(
+def test_a_malformed_dose_moves_nothing_and_journals_nothing(
     rig: Rig, pump: str, volume: float, flow: float, error: type[Exception]
 ) -> None:
     with pytest.raises(error):

@@ -67,7 +67,12 @@ def test_a_redelivered_command_is_answered_again_but_not_run_twice(app: UseCases
             "invalid_dose",
         ),
         ("X", {"volume_ml": -1, "flowRate_ml_min": 30, "correlationId": "c"}, None, "invalid_dose"),
-        ("X", {"volume_ml": 1, "flowRate_ml_min": 61, "correlationId": "d"}, None, "invalid_dose"),
+        (
+            "X",
+            {"volume_ml": 1, "flowRate_ml_min": 61, "correlationId": "d"},
+            None,
+            "limit_exceeded",
+        ),
         ("Q", {"volume_ml": 1, "flowRate_ml_min": 30, "correlationId": "e"}, None, "unknown_pump"),
         ("X", {"volume_ml": 1, "flowRate_ml_min": 30}, None, "bad_request"),
         ("X", {"volume_ml": 1, "flowRate_ml_min": 30, "correlationId": 7}, None, "bad_request"),

@@ -34,27 +34,27 @@ def test_a_valid_dose_carries_axis_travel_and_feed() -> None:
 
 
 @pytest.mark.parametrize(
-    ("volume", "flow", "field"),
+    ("volume", "flow", "field", "code"),
     [
-        (0.0, 10.0, "volume"),
-        (-1.0, 10.0, "volume"),
-        (math.nan, 10.0, "volume"),
-        (math.inf, 10.0, "volume"),
-        (5.0, 0.0, "flowRate"),
-        (5.0, -3.0, "flowRate"),
-        (5.0, math.nan, "flowRate"),
-        (5.0, 15.01, "flowRate"),
-        (100.5, 10.0, "volume"),
-        (0.00001, 10.0, "volume"),
+        (0.0, 10.0, "volume", "invalid_dose"),
+        (-1.0, 10.0, "volume", "invalid_dose"),
+        (math.nan, 10.0, "volume", "invalid_dose"),
+        (math.inf, 10.0, "volume", "invalid_dose"),
+        (5.0, 0.0, "flowRate", "invalid_dose"),
+        (5.0, -3.0, "flowRate", "invalid_dose"),
+        (5.0, math.nan, "flowRate", "invalid_dose"),
+        (5.0, 15.01, "flowRate", "limit_exceeded"),
+        (100.5, 10.0, "volume", "limit_exceeded"),
+        (0.00001, 10.0, "volume", "invalid_dose"),
     ],
 )
 def test_a_dose_breaking_a_rule_is_refused_naming_the_field(
-    volume: float, flow: float, field: str
+    volume: float, flow: float, field: str, code: str
 ) -> None:
     with pytest.raises(InvalidDose) as refused:
         plan(volume, flow)
     assert refused.value.field == field
-    assert refused.value.code == "invalid_dose"
+    assert refused.value.code == code
 
 
 def test_a_boolean_is_not_a_volume() -> None:

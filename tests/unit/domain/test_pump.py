@@ -5,17 +5,20 @@ import pytest
 from domain.calibration import Calibration
 from domain.dose import PumpLimits
 from domain.errors import PumpBusy, PumpFaulted
-from domain.events import DoseEnded, DoseOutcome, DoseStarted
+from domain.events import DoseEnded, DoseKind, DoseOutcome, DoseStarted
 from domain.pump import Pump, PumpSpec, PumpState
 
 
+CALIBRATION = Calibration(0.05)
+
+
 def make_pump() -> Pump:
-    return Pump(PumpSpec("X", "DMDEE", Calibration(0.05), PumpLimits(15.0, 100.0)))
+    return Pump(PumpSpec("X", "DMDEE", CALIBRATION, PumpLimits(15.0, 100.0)))
 
 
 def started_pump(start_mm: float = 10.0) -> Pump:
     pump = make_pump()
-    pump.start(pump.plan("dose-1", 2.0, 12.0), start_position_mm=start_mm)
+    pump.start(pump.plan("dose-1", 2.0, 12.0, CALIBRATION), start_mm, CALIBRATION)
     return pump
 
 
@@ -28,7 +31,9 @@ def test_a_new_pump_is_idle_and_has_no_events() -> None:
 def test_starting_a_dose_makes_the_pump_dose_and_records_dose_started() -> None:
     pump = started_pump()
     assert pump.state is PumpState.DOSING
-    assert pump.pull_events() == [DoseStarted("dose-1", "X", 2.0, 12.0, 40.0, 240.0)]
+    assert pump.pull_events() == [
+        DoseStarted("dose-1", "X", 2.0, 12.0, 40.0, 240.0, 10.0, 0.05, DoseKind.VOLUME)
+    ]
 
 
 def test_a_completed_dose_reports_the_volume_from_axis_travel() -> None:
@@ -62,7 +67,7 @@ def test_a_stopped_dose_records_what_flowed_before_the_hold() -> None:
 def test_a_pump_that_is_dosing_refuses_a_second_dose() -> None:
     pump = started_pump()
     with pytest.raises(PumpBusy):
-        pump.plan("dose-2", 1.0, 10.0)
+        pump.plan("dose-2", 1.0, 10.0, CALIBRATION)
 
 
 def test_a_fault_fails_the_running_dose_and_latches_until_cleared() -> None:
@@ -73,7 +78,7 @@ def test_a_fault_fails_the_running_dose_and_latches_until_cleared() -> None:
     assert isinstance(ended, DoseEnded)
     assert (ended.outcome, ended.actual_ml) == (DoseOutcome.FAILED, pytest.approx(0.2))
     with pytest.raises(PumpFaulted, match="Alarm"):
-        pump.plan("dose-2", 1.0, 10.0)
+        pump.plan("dose-2", 1.0, 10.0, CALIBRATION)
     pump.clear_fault()
     assert pump.state is PumpState.IDLE
 
@@ -82,7 +87,7 @@ def test_a_failed_dose_leaves_the_pump_usable() -> None:
     pump = started_pump()
     pump.fail("controller error 22")
     assert pump.state is PumpState.IDLE
-    assert pump.plan("dose-2", 1.0, 10.0).volume_ml == 1.0
+    assert pump.plan("dose-2", 1.0, 10.0, CALIBRATION).volume_ml == 1.0
 
 
 def test_travel_backwards_never_counts_as_negative_volume() -> None:

@@ -1,0 +1,145 @@
+"""Pre-flight checks: every dose is checked before the motor starts, and a refusal by a
+safety rule is journaled and alarmed, never silent. Control-plane only."""
+
+from __future__ import annotations
+
+import logging
+import math
+
+from application.calibration_book import CalibrationBook
+from application.dose_recorder import DoseRecorder
+from application.emergency_latch import EmergencyLatch
+from application.ports import AlarmSink
+from application.safety_gate import SafetyGate
+from domain.calibration import Calibration
+from domain.dose import Dose
+from domain.errors import LimitExceeded, LimitReached, NotCalibrated
+from domain.events import DoseKind
+from domain.pump import Pump
+from domain.telemetry import Severity
+
+log = logging.getLogger(__name__)
+
+
+class Preflight:
+    """The rules a dose must pass, in order: the emergency-stop latch, the pump's state, its
+    calibration, its request limits (max single dose, max flow), then what already flowed
+    and what is left (per hour, per day, all pumps per day, reservoir).
+
+    ``calibrations`` None: the pumps' configured single-point calibration only; ``gate``
+    None: no quota rules; ``alarms`` None: MQTT disabled (refusals are still journaled).
+    """
+
+    def __init__(
+        self,
+        recorder: DoseRecorder,
+        *,
+        latch: EmergencyLatch | None = None,
+        calibrations: CalibrationBook | None = None,
+        gate: SafetyGate | None = None,
+        alarms: AlarmSink | None = None,
+    ) -> None:
+        self._recorder = recorder
+        self._latch = latch
+        self._calibrations = calibrations
+        self._gate = gate
+        self._alarms = alarms
+
+    def ensure_released(self) -> None:
+        """Raise ``EmergencyStopLatched`` while the emergency stop is latched."""
+        if self._latch is not None:
+            self._latch.ensure_released()
+
+    def calibration(self, pump: Pump, flow_rate_ml_min: float) -> Calibration:
+        """The calibration in force for ``pump`` at ``flow_rate_ml_min`` (ml/min).
+
+        Raises ``NotCalibrated``.
+        """
+        if self._calibrations is not None:
+            return self._calibrations.calibration_for(pump.pump_id, flow_rate_ml_min)
+        if pump.spec.calibration is None:
+            raise NotCalibrated(f"pump {pump.pump_id} has no calibration")
+        return pump.spec.calibration
+
+    def plan(
+        self,
+        pump: Pump,
+        dose_id: str,
+        volume_ml: float,
+        flow_rate_ml_min: float,
+        kind: DoseKind = DoseKind.VOLUME,
+    ) -> tuple[Dose, Calibration]:
+        """Check a dose of ``volume_ml`` (ml) at ``flow_rate_ml_min`` (ml/min) against every
+        rule; returns the planned dose and the calibration it used.
+
+        Raises ``EmergencyStopLatched``, ``PumpFaulted``, ``PumpBusy``, ``InvalidDose``,
+        ``NotCalibrated``, ``LimitExceeded`` or ``LimitReached``; the last two are journaled
+        as refused doses and alarmed first.
+        """
+        self.ensure_released()
+        pump.ensure_ready()
+        calibration = self.calibration(pump, _positive_or_one(flow_rate_ml_min))
+        try:
+            dose = pump.plan(dose_id, volume_ml, flow_rate_ml_min, calibration)
+            if self._gate is not None:
+                self._gate.check(pump.pump_id, volume_ml)
+        except (LimitExceeded, LimitReached) as exc:
+            self.refuse(pump.pump_id, dose_id, volume_ml, flow_rate_ml_min, exc=exc, kind=kind)
+            raise
+        return dose, calibration
+
+    def allowance_ml(self, pump: Pump) -> float | None:
+        """The most (ml) ``pump`` may dispense now under every quota rule; None: unbounded."""
+        return self._gate.allowance_ml(pump.pump_id) if self._gate is not None else None
+
+    def check_quota(self, pump: Pump, volume_ml: float) -> None:
+        """Raise the ``LimitReached`` a dose of ``volume_ml`` (ml) would hit now, if any."""
+        if self._gate is not None:
+            self._gate.check(pump.pump_id, volume_ml)
+
+    def refuse(
+        self,
+        pump_id: str,
+        dose_id: str,
+        volume_ml: float,
+        flow_rate_ml_min: float,
+        *,
+        exc: LimitExceeded | LimitReached,
+        kind: DoseKind = DoseKind.VOLUME,
+    ) -> None:
+        """Journal a refused dose (0 ml) and raise a ``doseRefused`` alarm naming the rule."""
+        log.warning("dose refused on pump %s by %s: %s", pump_id, exc.rule, exc.message)
+        self._recorder.refused(
+            dose_id,
+            pump_id,
+            _finite_or_zero(volume_ml),
+            _finite_or_zero(flow_rate_ml_min),
+            reason=f"{exc.rule}: {exc.message}",
+            kind=kind,
+        )
+        if self._alarms is not None:
+            self._alarms.raise_alarm(
+                "doseRefused",
+                exc.message,
+                Severity.WARNING,
+                pump=pump_id,
+                rule=exc.rule,
+                doseId=dose_id,
+            )
+
+
+def _positive_or_one(value: float) -> float:
+    # The calibration lookup happens before Dose.plan validates the flow rate; a bad value
+    # must reach Dose.plan to get its precise error, so look up with a harmless rate.
+    number = _finite_or_zero(value)
+    return number if number > 0 else 1.0
+
+
+def _finite_or_zero(value: float) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return 0.0
+    try:
+        number = float(value)
+    except OverflowError:  # an int too large for a float
+        return 0.0
+    return number if math.isfinite(number) else 0.0
