@@ -100,7 +100,9 @@ class Daemon:
         if self._exit_signal is None:
             self._exit_signal = signal.Signals(signum).name
             self.app.emergency_stop().hold_now()
-        self.request_stop()
+        # Only the HTTP server stops here: the control plane must stay up until ``run``
+        # has brought the doses to rest through the emergency stop's path.
+        self.server.should_exit = True
 
     def request_stop(self) -> None:
         """Make ``run`` wind down and return; callable from any thread."""

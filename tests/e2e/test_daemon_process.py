@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from adapters.storage.journal import SqliteDoseJournal
 from domain.events import DoseOutcome
+from e2e.conftest import start_daemon
 
 pytestmark = pytest.mark.slow
 
@@ -57,3 +59,41 @@ def test_sigterm_mid_dose_stops_the_pump_and_exits_0(daemon: Any) -> None:
     assert record.dose_id == body["doseId"]
     assert record.outcome is DoseOutcome.STOPPED
     assert record.actual_ml is not None and record.actual_ml < 5.0
+
+
+def _restart(tmp_path: Path) -> Any:
+    again = start_daemon(tmp_path)
+    again.wait_ready()
+    return again
+
+
+def test_sigterm_that_cut_a_dose_short_latches_the_emergency_stop(
+    daemon: Any, tmp_path: Path
+) -> None:
+    # safety.latch_on_shutdown = "if_dosing" (the default): a person looks first
+    status, body = daemon.call(
+        "POST", "/api/pump/X/dispense", {"volume": 5, "flowRate": 30}, token=daemon.token
+    )
+    assert status == 202, body
+    assert daemon.terminate() == 0
+    again = _restart(tmp_path)
+    try:
+        _, state = again.call("GET", "/api/status")
+        assert state["state"] == "EMERGENCY"
+        status, refused = again.call(
+            "POST", "/api/pump/X/dispense", {"volume": 1, "flowRate": 30}, token=again.token
+        )
+        assert (status, refused["error"]["code"]) == (409, "emergency_stop_latched")
+        assert "shutdown (SIGTERM) while dosing on X" in refused["error"]["message"]
+    finally:
+        again.terminate()
+
+
+def test_sigterm_while_idle_does_not_latch(daemon: Any, tmp_path: Path) -> None:
+    assert daemon.terminate() == 0
+    again = _restart(tmp_path)
+    try:
+        _, state = again.call("GET", "/api/status")
+        assert state["state"] == "IDLE"
+    finally:
+        again.terminate()
