@@ -53,6 +53,4 @@ class RefreshStatus:
     """Publish a fresh snapshot now (after a change the control plane does not see)."""
 
 
-Command = (
-    StartDose | StartContinuous | StartCalibrationRun | StopPump | HaltAll | RefreshStatus
-)
+Command = StartDose | StartContinuous | StartCalibrationRun | StopPump | HaltAll | RefreshStatus

@@ -86,9 +86,7 @@ class DoseRunner:
         self._controller = controller
         self._pumps = {spec.pump_id: Pump(spec) for spec in pumps}
         self._journal = journal
-        self._recorder = DoseRecorder(
-            journal, clock, events, reservoirs=reservoirs, alarms=alarms
-        )
+        self._recorder = DoseRecorder(journal, clock, events, reservoirs=reservoirs, alarms=alarms)
         self._preflight = Preflight(
             self._recorder, latch=latch, calibrations=calibrations, gate=gate, alarms=alarms
         )
@@ -455,8 +453,7 @@ class DoseRunner:
         if self._alarms is not None:
             self._alarms.raise_alarm(
                 "controllerLinkLost",
-                f"controller link lost: {detail}; pumps in fault, dosing refused until it "
-                "is back",
+                f"controller link lost: {detail}; pumps in fault, dosing refused until it is back",
                 Severity.CRITICAL,
             )
 

@@ -178,8 +178,8 @@ def _network_plane(app: UseCases) -> list[threading.Thread]:
 
 class _ListeningServer(uvicorn.Server):
     """uvicorn's server that calls ``on_listening`` once its sockets accept connections
-    (lifespan startup runs before the bind, so it cannot serve this purpose), and hands the
-exit signals it catches to ``on_exit_signal`` at once."""
+        (lifespan startup runs before the bind, so it cannot serve this purpose), and hands the
+    exit signals it catches to ``on_exit_signal`` at once."""
 
     def __init__(
         self,

@@ -119,7 +119,7 @@ def test_a_quota_refusal_is_journaled_alarmed_and_moves_nothing(rig: Rig) -> Non
     [row] = [r for r in rig.journal.records.values() if r.outcome is DoseOutcome.REFUSED]
     assert (row.requested_ml, row.actual_ml) == (6.0, 0.0)
     assert row.reason.startswith("max_per_hour:")
-    assert ("doseRefused", Severity.WARNING) == rig.alarms.raised[-1][:2]
+    assert rig.alarms.raised[-1][:2] == ("doseRefused", Severity.WARNING)
     assert rig.alarms.raised[-1][2]["rule"] == "max_per_hour"
 
 
@@ -188,7 +188,7 @@ def test_an_interrupted_dose_is_settled_from_the_controller_position_at_connect(
     assert rig.runner.connect()
     record = rig.record("d1")
     assert record.outcome is DoseOutcome.INTERRUPTED
-    assert record.actual_ml == pytest.approx(1.25)  # (35 - 10) mm × 0.05 ml/mm
+    assert record.actual_ml == pytest.approx(1.25)  # (35 - 10) mm * 0.05 ml/mm
     assert not record.uncertain
     assert rig.alarms.types() == ["doseInterrupted"]
     assert len(rig.controller.moves) == 1  # nothing resumed

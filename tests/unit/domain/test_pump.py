@@ -8,7 +8,6 @@ from domain.errors import PumpBusy, PumpFaulted
 from domain.events import DoseEnded, DoseKind, DoseOutcome, DoseStarted
 from domain.pump import Pump, PumpSpec, PumpState
 
-
 CALIBRATION = Calibration(0.05)
 
 
