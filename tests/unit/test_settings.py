@@ -95,3 +95,30 @@ def test_the_mqtt_defaults_are_the_users_backoff_and_topics() -> None:
 def test_an_empty_mqtt_url_disables_mqtt(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DOSER_MQTT__URL", "")
     assert load_settings().mqtt.url == ""
+
+
+def test_safety_keys_load_and_the_reservoir_low_mark_must_sit_below_its_capacity(
+    tmp_path: Path,
+) -> None:
+    config = tmp_path / "doser.toml"
+    config.write_text(
+        "[safety]\nmax_ml_per_day = 900.0\ndead_man_s = 2.0\nlatch_on_shutdown = 'never'\n"
+        "[[pumps]]\nid = 'X'\nname = 'DMDEE'\nreservoir_ml = 500.0\nreservoir_low_ml = 50.0\n"
+        "max_ml_per_hour = 20.0\n"
+    )
+    settings = load_settings(config)
+    assert (settings.safety.max_ml_per_day, settings.safety.dead_man_s) == (900.0, 2.0)
+    assert settings.pumps[0].ml_per_mm is None  # calibrated through the API instead
+    assert settings.pumps[0].max_ml_per_hour == 20.0
+    config.write_text(
+        "[[pumps]]\nid = 'X'\nname = 'a'\nreservoir_ml = 50.0\nreservoir_low_ml = 60.0\n"
+    )
+    with pytest.raises(ConfigError, match=r"pumps\.0: .*reservoir_low_ml must be below"):
+        load_settings(config)
+
+
+def test_two_pumps_on_one_axis_are_refused(tmp_path: Path) -> None:
+    config = tmp_path / "doser.toml"
+    config.write_text("[[pumps]]\nid = 'X'\nname = 'a'\n[[pumps]]\nid = 'X'\nname = 'b'\n")
+    with pytest.raises(ConfigError, match="pump ids must be unique"):
+        load_settings(config)
