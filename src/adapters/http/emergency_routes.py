@@ -21,6 +21,9 @@ class EmergencyEndpoints:
         """Feed hold now, latch, halt and journal every dose → 200
         ``{"state": "EMERGENCY", "latched": true}``; every dose is refused (409
         ``emergency_stop_latched``) until the reset."""
+        # The feed hold goes out from the event loop itself: one byte under the port's
+        # write lock, no thread-pool hop in front of it (the rest may wait for a thread).
+        self._stop.hold_now()
         await run_in_threadpool(self._stop.execute, "http")
         return JSONResponse({"state": "EMERGENCY", "latched": True})
 
