@@ -10,6 +10,7 @@ if [ -x "$broker" ] && ! (exec 3<>/dev/tcp/127.0.0.1/9001) 2>/dev/null; then
   conf=$(mktemp --suffix=.conf)
   cat >"$conf" <<CONF
 persistence false
+set_tcp_nodelay true
 listener 1883 127.0.0.1
 allow_anonymous true
 listener 9001 127.0.0.1

@@ -128,8 +128,9 @@ class RunCalibration:
         (mm/min): exactly one of them. Returns the run once the move is planned.
 
         Raises ``UnknownPump``; ``InvalidCalibration`` (field ``flowRate``, ``feedRate`` or
-        ``distance``); ``NotCalibrated`` for a flow rate on an uncalibrated pump; and what
-        the control plane raises (``PumpBusy``, ``ControllerUnavailable``, ...).
+        ``distance``); ``NotCalibrated`` for a pump with no calibration at all (the run is
+        checked against the pump's limits with the volume a nominal calibration predicts);
+        and what the control plane raises (``PumpBusy``, ``ControllerUnavailable``, ...).
         """
         calibration = self._book.get(pump_id)
         if (flow_rate_ml_min is None) == (feed_mm_min is None):

@@ -62,9 +62,10 @@ class PumpCalibration:
             return Calibration(self.default_ml_per_mm)
         pump = self.pump_id
         raise NotCalibrated(
-            f"pump {pump!r} is not calibrated: start a calibration run with "
-            f"POST /api/pump/{pump}/calibration/run, measure what flowed, then send it with "
-            f"POST /api/pump/{pump}/calibration (or set ml_per_mm in the pump's config)"
+            f"pump {pump!r} is not calibrated: give it a nominal calibration (ml_per_mm in "
+            f"its config, or one point from its datasheet with POST /api/pump/{pump}/"
+            'calibration {"flowRate", "mlPerMm"}), then measure the real one with '
+            f"calibration runs (POST /api/pump/{pump}/calibration/run)"
         )
 
 

@@ -251,7 +251,9 @@ class UseCases(containers.DeclarativeContainer):
         emergency_stop=emergency_stop,
         reset_emergency_stop=reset_emergency_stop,
     )
-    command_worker = providers.Singleton(CommandWorker, handle=handle_command)
+    command_worker = providers.Singleton(
+        CommandWorker, handle=handle_command, hold_now=emergency_stop.provided.hold_now
+    )
     command_source = providers.Singleton(
         adapters.command_source, handler=command_worker.provided.submit
     )

@@ -30,19 +30,26 @@ from adapters.sim.grbl import GrblConfig, GrblEngine
 from adapters.sim.pty_host import PtyHost
 from support.mosquitto import Mosquitto, free_port
 
+FEED_HOLD = b"!"  # Grbl 1.1 interface.md: real-time feed hold, 0x21
 DOSER = Path(sys.executable).with_name("doser")
 TOKEN = "bench-token"
 
 
 class TimestampingEngine:
-    """A Grbl engine that records when each G-code line's first byte arrived."""
+    """A Grbl engine that records when each G-code line's first byte arrived, and when
+    each real-time feed hold ``!`` did."""
 
     def __init__(self, engine: GrblEngine) -> None:
         self._engine = engine
         self.gcode_arrivals: list[float] = []
+        self.hold_arrivals: list[float] = []  # real-time feed hold ``!`` (0x21)
         self._lock = threading.Lock()
 
     def feed(self, data: bytes) -> bytes:
+        if FEED_HOLD in data:
+            arrived = time.monotonic()
+            with self._lock:
+                self.hold_arrivals.append(arrived)
         if b"G1" in data or b"G91" in data:
             with self._lock:
                 self.gcode_arrivals.append(time.monotonic())
@@ -54,6 +61,19 @@ class TimestampingEngine:
     def arrivals_after(self, moment: float) -> list[float]:
         with self._lock:
             return [t for t in self.gcode_arrivals if t >= moment]
+
+    def holds_after(self, moment: float) -> list[float]:
+        """When each read holding a feed hold ``!`` arrived, from ``moment`` on."""
+        with self._lock:
+            return [t for t in self.hold_arrivals if t >= moment]
+
+    def wait_hold_after(self, moment: float, timeout_s: float = 2.0) -> float | None:
+        """The arrival of the first ``!`` at or after ``moment``, waiting up to
+        ``timeout_s`` (s) for it; None when none came."""
+        deadline = time.monotonic() + timeout_s
+        while not (holds := self.holds_after(moment)) and time.monotonic() < deadline:
+            time.sleep(0.001)
+        return holds[0] if holds else None
 
 
 @dataclass(frozen=True)

@@ -142,6 +142,9 @@ class Mosquitto:
             # As root, mosquitto would switch to the "mosquitto" user, who cannot read
             # this directory; naming the current user keeps it where it is.
             f"user {pwd.getpwuid(os.getuid()).pw_name}",
+            # Small messages out at once (a command's result, an alarm), not after Nagle's
+            # wait for an ACK: as a monitoring broker should run.
+            "set_tcp_nodelay true",
         ]
         if self._users:
             lines += ["allow_anonymous false", f"password_file {self._password_file()}"]

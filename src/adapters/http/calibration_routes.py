@@ -100,8 +100,9 @@ class CalibrationEndpoints:
         mm/min}`` → 202 ``{"runId", "pump", "distance": mm, "feedRate": mm/min,
         "expectedVolume": ml|null}`` once the move is planned. Follow it in /api/history;
         when it completed, POST the measured volume with the ``runId``. 422
-        ``invalid_calibration`` (field), 409 ``not_calibrated`` for a flow rate on an
-        uncalibrated pump (give a feed rate), 409 ``pump_busy``, 404 ``unknown_pump``."""
+        ``invalid_calibration`` (field), 409 ``not_calibrated`` for a pump with no
+        calibration at all (a nominal one is needed to check the run against the pump's
+        limits and reservoir), 409 ``pump_busy``, 404 ``unknown_pump``."""
         data = load_object(await read_body(request))
         distance = _number(data, "distance")
         flow = _number(data, "flowRate") if "flowRate" in data else None

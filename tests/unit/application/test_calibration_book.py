@@ -83,8 +83,8 @@ def test_a_pump_without_any_calibration_refuses_and_says_how_to_calibrate() -> N
     assert not book.get("Y").valid
     with pytest.raises(
         NotCalibrated,
-        match=r"POST /api/pump/Y/calibration/run.*"
-        r"POST /api/pump/Y/calibration",
+        match=r"ml_per_mm in its config.*POST /api/pump/Y/calibration .*"
+        r"POST /api/pump/Y/calibration/run",
     ):
         book.calibration_for("Y", 10.0)
 
