@@ -305,9 +305,19 @@ class DoseRunner:
         return [p.pump_id for p in running]
 
     def tick(self) -> None:
-        """Poll the controller once: follow running doses, detect completion and alarms."""
+        """Poll the controller once: follow running doses, renew a continuous run's
+        segments, journal progress, detect completion and alarms. A link that fails on any
+        call faults the pumps (and raises ``ControllerUnavailable``)."""
         if not self._link.connected:
             return
+        try:
+            self._follow()
+        except ControllerUnavailable as exc:
+            if self._link.connected:  # not yet handled where it was raised
+                self._lose_link(exc.message)
+            raise
+
+    def _follow(self) -> None:
         status = self._read_status()
         self._link = ControllerView(True, status.state.value)
         self._settle(status)

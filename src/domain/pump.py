@@ -143,10 +143,14 @@ class Pump:
         )
 
     def progress(self, position_mm: float) -> float:
-        """Record the axis position (mm); returns the volume dispensed so far (ml)."""
+        """Record the axis position (mm); returns the volume dispensed so far (ml). A dose
+        only moves forward: a position behind the last one (a controller that restarted
+        at 0) never takes back what already flowed."""
         if self.active is None:
             return 0.0
-        self.active.dispensed_ml = self._volume_since_start(position_mm)
+        self.active.dispensed_ml = max(
+            self.active.dispensed_ml, self._volume_since_start(position_mm)
+        )
         return self.active.dispensed_ml
 
     def feed_hold(self) -> None:
