@@ -56,7 +56,9 @@ def settle_interrupted(record: DoseRecord, position_mm: float | None) -> Settlem
     0…``requested_ml`` and rounded to 6 decimals. A travel outside that range means the
     position is not this dose's (a power-cycled controller restarts MPos at 0), so the
     dose is uncertain: ``actual_ml`` = ``dispensed_ml``, ``actual_upper_ml`` =
-    max(``requested_ml``, ``dispensed_ml``); likewise when anything is unknown. For a
+    max(``requested_ml``, ``dispensed_ml``); likewise when anything is unknown, and when
+    the position reads 0 (a restarted controller's MPos: the dose started there, so it
+    cannot tell "never moved" from "moved, then power-cycled"). For a
     continuous run ``requested_ml`` is its cap, so the same rule holds.
 
     Raises ``ValueError`` if ``record`` is not ``running``.
@@ -76,6 +78,13 @@ def settle_interrupted(record: DoseRecord, position_mm: float | None) -> Settlem
             f"controller position {_num(position_mm, 3)} mm is outside this dose's travel "
             f"({_num(start + progress_travel, 3)} to {_num(start + full_travel, 3)} mm; "
             "controller restarted?)",
+        )
+    if abs(position_mm) <= TOLERANCE_MM:
+        # MPos 0 is also where a power-cycled controller starts: for a dose that started
+        # at 0, "never moved" and "moved, then lost power" read the same.
+        return _uncertain(
+            record,
+            "controller position 0 mm is also where a restarted controller starts",
         )
     actual = round(min(max(travel * ml_per_mm, 0.0), record.requested_ml), 6)
     return Settlement(

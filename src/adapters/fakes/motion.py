@@ -68,8 +68,17 @@ class FakeMotionController:
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def open(self) -> None:
+        """Connect, with the soft reset the real adapter sends: a move still running (left
+        by a daemon that died) stops where it is and the controller comes up in alarm
+        (Grbl's ALARM:3, reset while in motion), positions kept."""
         if self.unplugged:
             raise ControllerUnavailable("fake controller unplugged")
+        with self._lock:
+            self._settle()
+            if self._move is not None:
+                # at rest in a feed hold, Grbl resets without an alarm (mc_reset)
+                self.alarm = not self._move.held
+                self._stop()
         self.is_open, self.down_reason = True, None
         self._positions = {a: self._positions.get(a, 0.0) for a in self.axes}
 

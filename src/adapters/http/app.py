@@ -152,7 +152,9 @@ class _Endpoints:
         1000) and ``?since=`` (ISO-8601, naive = UTC) →
         ``{"doses": [{"doseId", "pump", "requestedVolume": ml, "actualVolume": ml|null,
         "flowRate": ml/min, "startedAt": iso, "endedAt": iso|null,
-        "outcome": "running"|"completed"|"stopped"|"failed", "reason": str|null}]}``.
+        "outcome": "running"|"completed"|"stopped"|"failed"|"refused"|"interrupted",
+        "reason": str|null, "kind": "volume"|"continuous"|"calibration", "uncertain": bool,
+        "actualVolumeUpperBound": ml|null}]}``.
         """
         limit = serialize.parse_limit(request.query_params.get("limit"))
         since = serialize.parse_since(request.query_params.get("since"))

@@ -128,3 +128,20 @@ def test_a_pump_missing_from_the_positions_is_uncertain() -> None:
     other = replace(DOSE, dose_id="dose-y", pump_id="Y")
     [(_, x), (_, y)] = settle_all([DOSE, other], {"X": 130.0})
     assert (x.actual_ml, x.uncertain, y.uncertain) == (1.5, False, True)
+
+
+def test_position_zero_is_uncertain_for_a_dose_that_started_at_zero() -> None:
+    # a power-cycled controller also reads MPos 0: "never moved" and "moved, then lost
+    # power before the first progress write" look the same
+    record = DoseRecord(
+        "d0",
+        "X",
+        10.0,
+        150.0,
+        datetime(2026, 11, 21, tzinfo=UTC),
+        start_position_mm=0.0,
+        ml_per_mm=0.05,
+    )
+    settlement = settle_interrupted(record, 0.0)
+    assert settlement.uncertain
+    assert (settlement.actual_ml, settlement.actual_upper_ml) == (0.0, 10.0)
