@@ -14,6 +14,7 @@ from application.calibration_book import CalibrationBook
 from application.dose_recorder import DoseRecorder
 from application.emergency_latch import EmergencyLatch
 from application.journal_recovery import settle_unfinished
+from application.link_alarms import LinkAlarms
 from application.ports import (
     AlarmSink,
     Clock,
@@ -32,7 +33,6 @@ from domain.errors import (
     ControllerUnavailable,
     DoserError,
     JournalRecoveryPending,
-    LimitReached,
     PumpBusy,
     UnknownPump,
 )
@@ -40,7 +40,6 @@ from domain.events import DoseKind
 from domain.motion import ControllerState, ControllerStatus
 from domain.pump import Pump, PumpSpec
 from domain.status import ControllerView, PumpDetails, SystemSnapshot
-from domain.telemetry import Severity
 
 log = logging.getLogger(__name__)
 
@@ -104,7 +103,7 @@ class DoseRunner:
         self._continuous: _Continuous | None = None
         self._settled = False
         self._link = ControllerView(connected=False, state="disconnected")
-        self._link_lost_alarmed = False
+        self._link_alarms = LinkAlarms(alarms)
         self.publish()
 
     @property
@@ -126,15 +125,11 @@ class DoseRunner:
         except DoserError as exc:
             log.warning("controller not connected: %s", exc.message)
             self._link = ControllerView(False, "disconnected", exc.message)
-            self._alarm_link_lost(exc.message)
+            self._link_alarms.lost(exc.message)
             self.publish()
             return False
         self._settle(status)
-        if self._link_lost_alarmed and self._alarms is not None:
-            self._alarms.raise_alarm(
-                "controllerLinkRestored", "controller link is back", Severity.INFO
-            )
-        self._link_lost_alarmed = False
+        self._link_alarms.restored()
         self._link = ControllerView(True, status.state.value)
         for pump in self._pumps.values():
             if pump.pump_id in status.positions_mm:
@@ -184,22 +179,8 @@ class DoseRunner:
         """
         pump = self._pump(pump_id)
         self._ensure_link()
-        dose_id = uuid.uuid4().hex
-        self._preflight.ensure_released()
-        pump.ensure_ready()
-        cap_ml = pump.spec.limits.max_dose_ml
-        allowance = self._preflight.allowance_ml(pump)
-        if allowance is not None and allowance < cap_ml:
-            cap_ml = allowance
-            try:
-                self._preflight.check_quota(pump, max(cap_ml, 0.001))
-            except LimitReached as exc:
-                self._preflight.refuse(
-                    pump_id, dose_id, cap_ml, flow_rate_ml_min, exc=exc, kind=DoseKind.CONTINUOUS
-                )
-                raise
-        dose, calibration = self._preflight.plan(
-            pump, dose_id, cap_ml, flow_rate_ml_min, DoseKind.CONTINUOUS
+        dose, calibration = self._preflight.plan_continuous(
+            pump, uuid.uuid4().hex, flow_rate_ml_min
         )
         run = DeadManRun(dose.distance_mm, dose.feed_mm_min, self._dead_man_s)
         self._continuous = _Continuous(pump, run)
@@ -220,24 +201,11 @@ class DoseRunner:
         """
         pump = self._pump(pump_id)
         self._ensure_link()
-        calibration = self._calibration_for_feed(pump, feed_mm_min)
-        volume_ml = round(calibration.volume_ml(distance_mm), 6)
-        flow_ml_min = round(feed_mm_min * calibration.ml_per_mm, 6)
-        dose, _ = self._preflight.plan(
-            pump, uuid.uuid4().hex, volume_ml, flow_ml_min, DoseKind.CALIBRATION
+        dose, calibration = self._preflight.plan_calibration_run(
+            pump, uuid.uuid4().hex, distance_mm, feed_mm_min
         )
         self._begin(pump, dose, calibration, DoseKind.CALIBRATION, final=True)
         return dose.dose_id
-
-    def _calibration_for_feed(self, pump: Pump, feed_mm_min: float) -> Calibration:
-        # ml/mm depends on the flow rate, which depends on ml/mm: two fixed-point steps from
-        # the middle of the pump's range settle it well within a calibration's accuracy.
-        flow = pump.spec.limits.max_flow_ml_min / 2
-        calibration = self._preflight.calibration(pump, flow)
-        for _ in range(2):
-            flow = max(1e-6, feed_mm_min * calibration.ml_per_mm)
-            calibration = self._preflight.calibration(pump, flow)
-        return calibration
 
     def _ensure_link(self) -> None:
         if not self._link.connected:
@@ -411,13 +379,7 @@ class DoseRunner:
         log.warning("controller alarm; failing running doses, then unlocking")
         self._continuous = None
         running = [p.pump_id for p in self._pumps.values() if p.active is not None]
-        if self._alarms is not None:
-            self._alarms.raise_alarm(
-                "controllerAlarm",
-                f"controller in {status.state.value}; running doses failed: {running}",
-                Severity.CRITICAL,
-                pumps=running,
-            )
+        self._link_alarms.controller_alarm(status.state.value, running)
         self._fault_all(f"controller in {status.state.value}", status)
         # A pump axis has no home to lose: after journaling the failed dose, unlock so the
         # pumps can dose again (relative moves only, actual volumes come from MPos deltas).
@@ -451,21 +413,9 @@ class DoseRunner:
         log.warning("controller link lost: %s", detail)
         self._continuous = None
         self._link = ControllerView(False, "disconnected", detail)
-        self._alarm_link_lost(detail)
+        self._link_alarms.lost(detail)
         self._fault_all(f"controller link lost: {detail}", None)
         self._controller.close()
-
-    def _alarm_link_lost(self, detail: str) -> None:
-        # One alarm per loss, not one per reconnect attempt.
-        if self._link_lost_alarmed:
-            return
-        self._link_lost_alarmed = True
-        if self._alarms is not None:
-            self._alarms.raise_alarm(
-                "controllerLinkLost",
-                f"controller link lost: {detail}; pumps in fault, dosing refused until it is back",
-                Severity.CRITICAL,
-            )
 
     def _pump(self, pump_id: str) -> Pump:
         try:

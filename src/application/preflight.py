@@ -88,14 +88,47 @@ class Preflight:
             raise
         return dose, calibration
 
-    def allowance_ml(self, pump: Pump) -> float | None:
-        """The most (ml) ``pump`` may dispense now under every quota rule; None: unbounded."""
-        return self._gate.allowance_ml(pump.pump_id) if self._gate is not None else None
+    def plan_continuous(
+        self, pump: Pump, dose_id: str, flow_rate_ml_min: float
+    ) -> tuple[Dose, Calibration]:
+        """Check a continuous run at ``flow_rate_ml_min`` (ml/min); returns it planned as a
+        dose of the most it may dispense (ml): the pump's max single dose, or less when the
+        quotas or the reservoir allow less now. Raises as ``plan``."""
+        self.ensure_released()
+        pump.ensure_ready()
+        cap_ml = pump.spec.limits.max_dose_ml
+        allowance = self._gate.allowance_ml(pump.pump_id) if self._gate is not None else None
+        if self._gate is not None and allowance is not None and allowance < cap_ml:
+            cap_ml = allowance
+            try:  # nothing left at all: refused by the rule that has run out
+                self._gate.check(pump.pump_id, max(cap_ml, 0.001))
+            except LimitReached as exc:
+                kind = DoseKind.CONTINUOUS
+                self.refuse(pump.pump_id, dose_id, cap_ml, flow_rate_ml_min, exc=exc, kind=kind)
+                raise
+        return self.plan(pump, dose_id, cap_ml, flow_rate_ml_min, DoseKind.CONTINUOUS)
 
-    def check_quota(self, pump: Pump, volume_ml: float) -> None:
-        """Raise the ``LimitReached`` a dose of ``volume_ml`` (ml) would hit now, if any."""
-        if self._gate is not None:
-            self._gate.check(pump.pump_id, volume_ml)
+    def plan_calibration_run(
+        self, pump: Pump, dose_id: str, distance_mm: float, feed_mm_min: float
+    ) -> tuple[Dose, Calibration]:
+        """Check a calibration run of ``distance_mm`` (mm) at ``feed_mm_min`` (mm/min) as a
+        dose of the volume the current calibration predicts, so it too respects the limits
+        and the reservoir (a pump needs a nominal calibration first). Raises as ``plan``."""
+        calibration = self._calibration_for_feed(pump, feed_mm_min)
+        volume_ml = round(calibration.volume_ml(distance_mm), 6)
+        flow_ml_min = round(feed_mm_min * calibration.ml_per_mm, 6)
+        dose, _ = self.plan(pump, dose_id, volume_ml, flow_ml_min, DoseKind.CALIBRATION)
+        return dose, calibration
+
+    def _calibration_for_feed(self, pump: Pump, feed_mm_min: float) -> Calibration:
+        # ml/mm depends on the flow rate, which depends on ml/mm: two fixed-point steps from
+        # the middle of the pump's range settle it well within a calibration's accuracy.
+        flow = pump.spec.limits.max_flow_ml_min / 2
+        calibration = self.calibration(pump, flow)
+        for _ in range(2):
+            flow = max(1e-6, feed_mm_min * calibration.ml_per_mm)
+            calibration = self.calibration(pump, flow)
+        return calibration
 
     def refuse(
         self,
