@@ -12,6 +12,7 @@ from dependency_injector import containers, providers
 from adapters.http.app import create_http_app
 from adapters.http.calibration_routes import CalibrationEndpoints
 from adapters.http.pump_routes import PumpEndpoints
+from adapters.http.ws_routes import LiveFeed
 from application.calibrate_pump import (
     AddCalibrationPoint,
     DeleteCalibration,
@@ -276,6 +277,15 @@ class UseCases(containers.DeclarativeContainer):
             delete=delete_calibration,
             run=run_calibration,
             record=record_calibration,
+        ),
+        live=providers.Factory(
+            LiveFeed,
+            status=report_status,
+            emergency_stop=emergency_stop,
+            reset_emergency_stop=reset_emergency_stop,
+            dispense=dispense,
+            stop=stop_pump,
+            token=config.http.token,
         ),
         token=config.http.token,
     )

@@ -89,6 +89,7 @@ class Daemon:
                 log_config=None,
                 access_log=False,
                 lifespan="off",
+                ws_max_size=64 * 1024,  # a /ws command is tens of bytes; refuse huge frames
             ),
             on_listening=self._start_network_plane,
             on_exit_signal=self.on_exit_signal,

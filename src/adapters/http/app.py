@@ -13,7 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
 
 from adapters.http import serialize
 from adapters.http.auth import BearerAuthMiddleware
@@ -23,6 +23,7 @@ from adapters.http.emergency_routes import EmergencyEndpoints
 from adapters.http.errors import UnexpectedErrorMiddleware, exception_handlers
 from adapters.http.pump_routes import PumpEndpoints, pump_routes
 from adapters.http.serialize import RequestRejected, read_body
+from adapters.http.ws_routes import LiveFeed
 from application.device_config import ReadDeviceConfig, UpdateDeviceConfig
 from application.dispense_volume import DispenseVolume
 from application.emergency_stop import EmergencyStop, ResetEmergencyStop
@@ -43,12 +44,14 @@ def create_http_app(
     reset_emergency_stop: ResetEmergencyStop,
     pumps: PumpEndpoints,
     calibration: CalibrationEndpoints,
+    live: LiveFeed,
     token: str,
 ) -> Starlette:
     """Build the Starlette app serving the dosing API over the given use cases.
 
     ``token`` is the bearer token every POST/PUT/PATCH/DELETE must carry; GETs are open
-    (a LAN dashboard reads status without a secret). Errors are
+    (a LAN dashboard reads status without a secret). ``live`` serves WS /ws (status feed and
+    token-checked commands; see ``adapters.http.ws_routes``). Errors are
     ``{"error": {"code", "message", ...}}`` with 400/401/404/405/409/413/422/500/503.
     Raises ``ValueError`` when ``token`` is empty.
     """
@@ -70,6 +73,7 @@ def create_http_app(
         Route("/api/emergency-stop/reset", safety.reset, methods=["POST"]),
         *pump_routes(pumps),
         *calibration_routes(calibration),
+        WebSocketRoute("/ws", live.serve),
     ]
     return Starlette(
         routes=routes,
