@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,6 +16,7 @@ from starlette.testclient import TestClient
 from adapters.fakes import FakeMotionController
 from bootstrap.containers import UseCases, bootstrap
 from bootstrap.settings import HttpSettings, PumpSettings, Settings
+from support.daemon_harness import wait_for
 from support.fake_daemon import control_plane_running
 
 TOKEN = "pump-room-token"
@@ -57,17 +58,12 @@ def rig() -> Iterator[Rig]:
     controller = HoldRecordingController()
     app.adapters.controller.override(controller)
     with control_plane_running(app), TestClient(app.http_app()) as client:
-        wait_for(lambda: client.get("/api/status").json()["controller"]["connected"])
+        wait_for(
+            lambda: client.get("/api/status").json()["controller"]["connected"],
+            3.0,
+            "the controller link",
+        )
         yield Rig(client, controller, app)
-
-
-def wait_for(condition: Callable[[], Any], timeout_s: float = 3.0) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if result := condition():
-            return result
-        time.sleep(0.02)
-    pytest.fail(f"condition not met within {timeout_s} s")
 
 
 def command(ws: Socket, action: str, token: str | None = TOKEN, **fields: Any) -> dict[str, Any]:
@@ -130,7 +126,11 @@ def test_status_comes_faster_in_emergency_than_when_idle(rig: Rig) -> None:
 def test_an_emergency_stop_over_ws_holds_first_latches_and_stops_the_dose(rig: Rig) -> None:
     response = rig.client.post("/api/pump/X/dispense", json=LONG_DOSE, headers=AUTH)
     dose_id = response.json()["doseId"]
-    wait_for(lambda: (rig.client.get("/api/pumps").json()[0]["dispensedVolume"] or 0) > 0)
+    wait_for(
+        lambda: (rig.client.get("/api/pumps").json()[0]["dispensedVolume"] or 0) > 0,
+        3.0,
+        "the dose to flow",
+    )
 
     with rig.client.websocket_connect("/ws") as ws:
         result = command(ws, "emergency-stop")
