@@ -115,17 +115,23 @@ def test_queued_segments_and_a_final_move_run_back_to_back_and_end_at_their_sum(
     assert controller.status().position("X") == pytest.approx(start + 3 * SEGMENT_MM, abs=0.004)
 
 
-def test_a_feed_hold_comes_to_rest_and_a_flush_keeps_the_position(
-    controller: MotionController,
-) -> None:
-    controller.start_move({"X": 20.0}, 600.0)
-    wait_for(controller, lambda s: s.position("X") > 1.0)
+def hold_and_flush(controller: MotionController) -> ControllerStatus:
+    """Feed hold, wait for rest, flush; checks the controller is idle where it rested."""
     controller.feed_hold()
     rest = wait_for(controller, lambda s: s.stopped_in_hold)
     controller.flush()
     after = controller.status()
     assert after.state is ControllerState.IDLE
     assert after.position("X") == pytest.approx(rest.position("X"), abs=0.004)
+    return after
+
+
+def test_a_feed_hold_comes_to_rest_and_a_flush_keeps_the_position(
+    controller: MotionController,
+) -> None:
+    controller.start_move({"X": 20.0}, 600.0)
+    wait_for(controller, lambda s: s.position("X") > 1.0)
+    after = hold_and_flush(controller)
     assert 1.0 < after.position("X") < 20.0
     assert controller.motion_done() is True
 
@@ -137,12 +143,7 @@ def test_a_feed_hold_in_a_queued_segment_stops_and_a_flush_drops_the_rest(
     controller.queue_move({"X": SEGMENT_MM}, FEED)
     controller.queue_move({"X": SEGMENT_MM}, FEED)
     wait_for(controller, lambda s: s.position("X") > start + SEGMENT_MM + 0.5)
-    controller.feed_hold()
-    rest = wait_for(controller, lambda s: s.stopped_in_hold)
-    controller.flush()
-    after = controller.status()
-    assert after.state is ControllerState.IDLE
-    assert after.position("X") == pytest.approx(rest.position("X"), abs=0.004)
+    after = hold_and_flush(controller)
     assert start + SEGMENT_MM < after.position("X") < start + 2 * SEGMENT_MM
     time.sleep(0.2)
     assert controller.status().position("X") == after.position("X")
