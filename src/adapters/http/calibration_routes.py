@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from adapters.http.serialize import load_object, read_body
+from adapters.http.serialize import json_number, load_object, read_body
 from application.calibrate_pump import (
     AddCalibrationPoint,
     CalibrationReport,
@@ -176,16 +176,17 @@ def _round(value: float | None, digits: int) -> float | None:
     return None if value is None else round(value, digits)
 
 
+_UNITS = {
+    "flowRate": "ml/min",
+    "mlPerMm": "ml/mm",
+    "measuredVolume": "ml",
+    "distance": "mm",
+    "feedRate": "mm/min",
+}
+
+
 def _number(data: dict[str, Any], field: str) -> float:
-    if field not in data:
-        raise InvalidCalibration(f"{field} is required (a number)", field=field)
-    value = data[field]
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise InvalidCalibration(f"{field} must be a JSON number", field=field)
-    try:
-        number = float(value)
-    except OverflowError:  # an integer literal with hundreds of digits
-        number = math.inf
+    number = json_number(data, field, _UNITS[field], InvalidCalibration)
     if not math.isfinite(number):  # 1e999 parses as infinity
         raise InvalidCalibration(f"{field} must be a finite number", field=field)
     return number

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from typing import Any, NoReturn
+from typing import Any, NoReturn, Protocol
 
 from starlette.requests import Request
 
 from application.device_config import DeviceConfig
 from application.report_status import PumpSafetyView, StatusReport
-from domain.errors import InvalidDose
+from domain.errors import DoserError, InvalidDose, InvalidReservoir
 from domain.journal import DoseRecord
 from domain.mqtt_link import LinkView
 from domain.safety import ReservoirLevel
@@ -55,22 +55,22 @@ def parse_dose_request(body: bytes) -> tuple[float, float]:
     JSON number (strings and booleans are refused, never coerced). Other keys are ignored.
     """
     data = load_object(body)
-    return _number(data, "volume", "ml"), _number(data, "flowRate", "ml/min")
+    return json_number(data, "volume", "ml"), json_number(data, "flowRate", "ml/min")
 
 
 def parse_flow_request(body: bytes) -> float:
     """Read ``{"flowRate": ml/min}`` (a continuous run); raises as ``parse_dose_request``."""
-    return _number(load_object(body), "flowRate", "ml/min")
+    return json_number(load_object(body), "flowRate", "ml/min")
 
 
 def parse_reservoir_request(body: bytes) -> float | None:
     """Read ``{"level": ml}`` (what the reservoir now holds) or ``{}`` (refilled to
-    capacity); raises ``RequestRejected`` (400) for bad JSON, ``InvalidDose`` (field
+    capacity); raises ``RequestRejected`` (400) for bad JSON, ``InvalidReservoir`` (field
     ``level``) for a level that is not a JSON number."""
     data = load_object(body)
     if data.get("level") is None:
         return None
-    return _number(data, "level", "ml")
+    return json_number(data, "level", "ml", InvalidReservoir)
 
 
 def parse_limit(raw: str | None) -> int | None:
@@ -233,17 +233,27 @@ def load_object(body: bytes) -> dict[str, Any]:
     return data
 
 
-def _number(data: dict[str, Any], field: str, unit: str) -> float:
+class _FieldError(Protocol):
+    def __call__(self, message: str, *, field: str) -> DoserError: ...
+
+
+def json_number(
+    data: dict[str, Any], field: str, unit: str, error: _FieldError = InvalidDose
+) -> float:
+    """``data[field]`` as a float: a JSON number in ``unit``. Strings and booleans are
+    refused, never coerced. Raises ``error(message, field=field)`` (default
+    ``InvalidDose``) when it is missing, not a number, or an integer too large for a float;
+    infinity (``1e999``) passes, for the domain's own finiteness rule to refuse."""
     if field not in data:
-        raise InvalidDose(f"{field} is required (a number in {unit})", field=field)
+        raise error(f"{field} is required (a number in {unit})", field=field)
     value = data[field]
     if isinstance(value, bool) or not isinstance(value, int | float):
         kind = _JSON_TYPE_NAMES.get(type(value), type(value).__name__)
-        raise InvalidDose(f"{field} must be a JSON number in {unit}, got {kind}", field=field)
+        raise error(f"{field} must be a JSON number in {unit}, got {kind}", field=field)
     try:
         return float(value)
     except OverflowError:  # an integer literal with hundreds of digits
-        raise InvalidDose(f"{field} is out of range", field=field) from None
+        raise error(f"{field} is out of range", field=field) from None
 
 
 async def read_body(request: Request) -> bytes:
