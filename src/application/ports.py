@@ -13,7 +13,10 @@ from typing import Any, Protocol
 from domain.events import DoseEvent, DoseOutcome
 from domain.journal import DoseRecord
 from domain.motion import ControllerStatus
+from domain.recipe import Recipe
+from domain.recipe_run import RecipeRunRecord
 from domain.registration import DeviceRegistration
+from domain.schedule import Schedule, ScheduleRunRecord
 from domain.status import SystemSnapshot
 from domain.telemetry import MessageKind, OutboxEntry, Severity
 
@@ -295,3 +298,96 @@ class AlarmSink(Protocol):
         self, alarm_type: str, message: str, severity: Severity, **details: Any
     ) -> None:
         """Queue an alarm; never raises."""
+
+
+class RecipeBook(Protocol):
+    """The stored recipes (SQLite ``recipes.db``). Raises storage errors on failure."""
+
+    def all(self) -> list[Recipe]:
+        """Every recipe, by name."""
+
+    def get(self, recipe_id: str) -> Recipe | None:
+        """One recipe by id, or None."""
+
+    def save(self, recipe: Recipe) -> bool:
+        """Insert or replace ``recipe`` (by id), committed on return; True if it was new."""
+
+    def delete(self, recipe_id: str) -> bool:
+        """Remove a recipe; False when there was none."""
+
+
+class RecipeRunLog(Protocol):
+    """Durable record of recipe runs: written when a run starts, at every step boundary and
+    when it ends, so a crash leaves an honest "interrupted at step N". Committed (fsync)
+    on return; raises storage errors on failure."""
+
+    def save(self, record: RecipeRunRecord) -> None:
+        """Insert or replace the run's row (by ``run_id``)."""
+
+    def get(self, run_id: str) -> RecipeRunRecord | None:
+        """One run by id, or None."""
+
+    def unfinished(self) -> list[RecipeRunRecord]:
+        """Runs not in a final state (left by a crash at start-up), oldest first."""
+
+    def recent(self, *, limit: int) -> list[RecipeRunRecord]:
+        """Runs newest first, at most ``limit``."""
+
+
+class ScheduleBook(Protocol):
+    """The stored schedules and the slots they fired (SQLite ``schedules.db``).
+
+    ``claim`` is the idempotency guarantee: a (schedule, slot) pair is claimed at most once,
+    ever, also across restarts, so the same slot never doses twice. Every write commits
+    (fsync) before it returns; raises storage errors on failure.
+    """
+
+    def all(self) -> list[Schedule]:
+        """Every schedule, oldest first."""
+
+    def get(self, schedule_id: str) -> Schedule | None:
+        """One schedule by id, or None."""
+
+    def save(self, schedule: Schedule) -> None:
+        """Insert or replace ``schedule`` (by id)."""
+
+    def delete(self, schedule_id: str) -> bool:
+        """Remove a schedule and its run history; False when there was none."""
+
+    def claim(self, run: ScheduleRunRecord, *, checked_until: datetime) -> bool:
+        """In one transaction: record ``run`` for its (schedule, slot) unless that pair is
+        already recorded, and move the schedule's ``checked_until`` (and ``last_run`` for a
+        run that doses) forward. False (nothing written) when the slot was already
+        claimed."""
+
+    def mark_checked(self, schedule_id: str, checked_until: datetime) -> None:
+        """Every slot up to ``checked_until`` (UTC) has been decided."""
+
+    def finish(
+        self, schedule_id: str, slot: datetime, *, status: str, detail: str, reference: str = ""
+    ) -> None:
+        """Record how a claimed run went: ``status`` (``started``, ``refused``, ``failed``,
+        ``skipped``), ``detail`` for people, ``reference`` the dose or recipe run id."""
+
+    def runs(self, schedule_id: str, *, limit: int) -> list[ScheduleRunRecord]:
+        """The schedule's recorded runs, newest slot first."""
+
+
+class CronCalendar(Protocol):
+    """Evaluates 5-field cron expressions in an IANA time zone (a well-kept cron library;
+    DST handled as cron does: a slot in a skipped hour fires once right after the jump, a
+    slot in a repeated hour fires once)."""
+
+    def validate(self, expression: str, timezone: str) -> None:
+        """Raise ``InvalidSchedule`` (``field`` ``cron`` or ``timezone``) unless both are
+        usable."""
+
+    def slots(
+        self, expression: str, timezone: str, after: datetime, until: datetime, *, limit: int
+    ) -> list[datetime]:
+        """The firing instants (timezone-aware UTC) strictly after ``after`` and at or
+        before ``until``, oldest first, at most ``limit`` (the newest ``limit`` when there
+        are more)."""
+
+    def next_slot(self, expression: str, timezone: str, after: datetime) -> datetime:
+        """The first firing instant (UTC) strictly after ``after``."""

@@ -140,3 +140,45 @@ class InvalidReservoir(DoserError):
     def __init__(self, message: str, *, field: str) -> None:
         super().__init__(message)
         self.field = field
+
+
+class InvalidRecipe(DoserError):
+    """A recipe breaks a rule of its shape (no steps, an empty step, a pump twice in one
+    step, a wait that is not a finite number ≥ 0); ``field`` names the offending part
+    (``"steps[1].doses[0].volume"``)."""
+
+    code = "invalid_recipe"
+
+    def __init__(self, message: str, *, field: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class UnknownRecipe(DoserError):
+    """No recipe (or recipe run) with that id."""
+
+    code = "unknown_recipe"
+
+
+class RecipeRunConflict(DoserError):
+    """A recipe run cannot do that now (pause a finished run, resume one not paused, start
+    a dose while a recipe runs)."""
+
+    code = "recipe_run_conflict"
+
+
+class InvalidSchedule(DoserError):
+    """A schedule breaks a rule (a cron expression that is not 5 fields, an unknown time
+    zone, an unknown missed-run policy); ``field`` names it."""
+
+    code = "invalid_schedule"
+
+    def __init__(self, message: str, *, field: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class UnknownSchedule(DoserError):
+    """No schedule with that id."""
+
+    code = "unknown_schedule"
