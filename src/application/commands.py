@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
+
+from domain.recipe import Recipe
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,8 +52,35 @@ class HaltAll:
 
 
 @dataclass(frozen=True, slots=True)
+class ExecuteRecipe:
+    """Check ``recipe`` whole and start its first step; ``origin`` says who asked (``http``,
+    ``mqtt``, ``schedule:<id>``). The result is the run id."""
+
+    recipe: Recipe
+    origin: str
+
+
+@dataclass(frozen=True, slots=True)
+class SteerRecipeRun:
+    """``action`` (``pause``, ``resume`` or ``abort``) on the live run ``run_id``; the result
+    is the run's record after it."""
+
+    run_id: str
+    action: Literal["pause", "resume", "abort"]
+
+
+@dataclass(frozen=True, slots=True)
 class RefreshStatus:
     """Publish a fresh snapshot now (after a change the control plane does not see)."""
 
 
-Command = StartDose | StartContinuous | StartCalibrationRun | StopPump | HaltAll | RefreshStatus
+Command = (
+    StartDose
+    | StartContinuous
+    | StartCalibrationRun
+    | StopPump
+    | HaltAll
+    | ExecuteRecipe
+    | SteerRecipeRun
+    | RefreshStatus
+)

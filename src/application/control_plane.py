@@ -16,15 +16,18 @@ from typing import Any
 
 from application.commands import (
     Command,
+    ExecuteRecipe,
     HaltAll,
     RefreshStatus,
     StartCalibrationRun,
     StartContinuous,
     StartDose,
+    SteerRecipeRun,
     StopPump,
 )
 from application.dose_runner import DoseRunner
 from application.ports import Clock
+from application.recipe_conductor import RecipeConductor
 from domain.errors import ControllerUnavailable, DoserError
 
 log = logging.getLogger(__name__)
@@ -39,7 +42,8 @@ class _Envelope:
 
 
 class ControlPlane:
-    """Runs ``DoseRunner`` on its own thread and serialises every command through a queue.
+    """Runs ``DoseRunner`` (and the ``conductor``'s recipe runs, if given) on its own
+    thread and serialises every command through a queue.
 
     ``poll_interval_s`` (s) is the status poll period while dosing (DESIGN: ≥ 20 Hz);
     ``idle_poll_interval_s`` (s) while idle; ``reconnect_interval_s`` (s) between attempts to
@@ -51,11 +55,13 @@ class ControlPlane:
         runner: DoseRunner,
         clock: Clock,
         *,
+        conductor: RecipeConductor | None = None,
         poll_interval_s: float = 0.05,
         idle_poll_interval_s: float = 1.0,
         reconnect_interval_s: float = 5.0,
     ) -> None:
         self._runner = runner
+        self._conductor = conductor
         self._clock = clock
         self._poll_interval_s = poll_interval_s
         self._idle_poll_interval_s = idle_poll_interval_s
@@ -89,6 +95,8 @@ class ControlPlane:
             except DoserError:
                 pass
             finally:
+                if self._conductor is not None:
+                    self._conductor.halt("daemon shutting down")
                 self._drop_pending("daemon shutting down")
                 self._runner.close()
 
@@ -113,12 +121,15 @@ class ControlPlane:
             return
         try:
             self._runner.tick()
+            if self._conductor is not None:
+                self._conductor.tick()
         except DoserError:
             pass  # the runner already faulted the pumps and recorded why
         except Exception:
             # A bug must not kill the thread that owns the motors: log it, keep polling.
             log.exception("control-plane poll failed")
-        interval = self._poll_interval_s if self._runner.dosing else self._idle_poll_interval_s
+        busy = self._runner.dosing or (self._conductor is not None and self._conductor.active)
+        interval = self._poll_interval_s if busy else self._idle_poll_interval_s
         self._next_tick = max(self._next_tick + interval, now)
 
     def _serve(self, envelope: _Envelope) -> None:
@@ -140,6 +151,11 @@ class ControlPlane:
         self._next_tick = min(self._next_tick, self._clock.monotonic() + self._poll_interval_s)
 
     def _execute(self, command: Command) -> Any:
+        conductor = self._conductor
+        if conductor is not None and isinstance(
+            command, StartDose | StartContinuous | StartCalibrationRun
+        ):
+            conductor.ensure_idle()
         match command:
             case StartDose(pump_id, volume_ml, flow_rate_ml_min):
                 return self._runner.start(pump_id, volume_ml, flow_rate_ml_min)
@@ -152,11 +168,26 @@ class ControlPlane:
                 return None
             case HaltAll(reason):
                 halted = self._runner.stop_all(reason)
+                if conductor is not None:
+                    conductor.halt(reason)
                 self._runner.publish()
                 return halted
+            case ExecuteRecipe(recipe, origin):
+                return self._recipes().execute(recipe, origin)
+            case SteerRecipeRun(run_id, "pause"):
+                return self._recipes().pause(run_id)
+            case SteerRecipeRun(run_id, "resume"):
+                return self._recipes().resume(run_id)
+            case SteerRecipeRun(run_id, _):
+                return self._recipes().abort(run_id)
             case RefreshStatus():
                 self._runner.publish()
                 return None
+
+    def _recipes(self) -> RecipeConductor:
+        if self._conductor is None:
+            raise ControllerUnavailable("recipes are not wired into this control plane")
+        return self._conductor
 
     def _drop_pending(self, reason: str) -> None:
         while True:

@@ -54,6 +54,7 @@ class DoseRecorder:
                         kind=event.kind,
                         start_position_mm=event.start_position_mm,
                         ml_per_mm=event.ml_per_mm,
+                        recipe=event.recipe,
                     )
                 )
             elif isinstance(event, DoseEnded):

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from application.calibration_book import CalibrationBook
@@ -27,6 +27,7 @@ from application.preflight import Preflight
 from application.reservoirs import Reservoirs
 from application.safety_gate import SafetyGate
 from domain.calibration import Calibration
+from domain.coordinated import CoordinatedMove
 from domain.dead_man import DeadManRun
 from domain.dose import Dose
 from domain.errors import (
@@ -36,12 +37,14 @@ from domain.errors import (
     PumpBusy,
     UnknownPump,
 )
-from domain.events import DoseKind
+from domain.events import DoseEnded, DoseKind, StepRef
 from domain.motion import ControllerState, ControllerStatus
 from domain.pump import Pump, PumpSpec
+from domain.recipe import Recipe
 from domain.status import ControllerView, PumpDetails, SystemSnapshot
 
 log = logging.getLogger(__name__)
+_REMEMBER_ENDED = 256  # ended doses kept for ``ended``: a recipe asks within a poll or two
 
 
 @dataclass(slots=True)
@@ -101,6 +104,7 @@ class DoseRunner:
         self._progress_interval_s = progress_interval_s
         self._next_progress = 0.0
         self._continuous: _Continuous | None = None
+        self._ended: dict[str, DoseEnded] = {}
         self._settled = False
         self._link = ControllerView(connected=False, state="disconnected")
         self._link_alarms = LinkAlarms(alarms)
@@ -167,8 +171,92 @@ class DoseRunner:
         dose, calibration = self._preflight.plan(
             pump, uuid.uuid4().hex, volume_ml, flow_rate_ml_min
         )
-        self._begin(pump, dose, calibration, DoseKind.VOLUME, final=True)
+        self._begin([(pump, dose, calibration)], DoseKind.VOLUME, final=True)
         return dose.dose_id
+
+    def start_group(
+        self, doses: Sequence[tuple[str, float, float]], recipe: StepRef | None = None
+    ) -> list[str]:
+        """Check and start doses on several pumps as one coordinated move that ends
+        together (a recipe step): ``doses`` are (pump id, volume ml, flow rate ml/min), one
+        per pump. The step lasts as long as its slowest dose; the others run slower to end
+        with it. ``recipe``: the run and step the doses belong to (journaled with them).
+        Returns the dose ids in the order given.
+
+        Raises as ``start`` (a refusal by a quota journals every dose of the group as
+        refused); ``ValueError`` for no doses or a pump twice.
+        """
+        if not doses or len({pump_id for pump_id, _, _ in doses}) != len(doses):
+            raise ValueError("a coordinated step doses one or more pumps, each once")
+        pumps = [self._pump(pump_id) for pump_id, _, _ in doses]
+        self._ensure_link()
+        requests = [
+            (pump, uuid.uuid4().hex, volume, flow)
+            for pump, (_, volume, flow) in zip(pumps, doses, strict=True)
+        ]
+        planned = self._preflight.plan_group(requests)
+        self._begin(
+            [(pump, dose, cal) for pump, (dose, cal) in zip(pumps, planned, strict=True)],
+            DoseKind.VOLUME,
+            final=True,
+            recipe=recipe,
+        )
+        return [dose.dose_id for dose, _ in planned]
+
+    @property
+    def settled(self) -> bool:
+        """Whether the doses a crash left unfinished have been settled (first connect)."""
+        return self._settled
+
+    def ensure_released(self) -> None:
+        """Raise ``EmergencyStopLatched`` while the emergency stop is latched."""
+        self._preflight.ensure_released()
+
+    def check_recipe(self, recipe: Recipe) -> None:
+        """Pre-flight of a whole recipe before its first step: every step's doses against
+        the pumps' state, calibration and request limits (as its coordinated move will run
+        them), and every pump's total over the recipe against the quotas and its reservoir.
+        Nothing is journaled. Raises as ``start`` (the message names the step)."""
+        self._ensure_link()
+        steps = [
+            [(self._pump(d.pump_id), d.volume_ml, d.flow_rate_ml_min) for d in step.doses]
+            for step in recipe.steps
+        ]
+        self._preflight.check_steps(steps)
+
+    def pause(self) -> None:
+        """Feed hold every running dose (a recipe paused): the axes decelerate to rest and
+        the doses stay running until ``resume``. No-op when nothing runs."""
+        active = [p for p in self._pumps.values() if p.active is not None]
+        if not active:
+            return
+        try:
+            self._controller.feed_hold()
+        except ControllerUnavailable as exc:
+            self._lose_link(exc.message)
+            raise
+        for pump in active:
+            pump.feed_hold()
+        self.publish()
+
+    def resume(self) -> None:
+        """Cycle start after ``pause``: the held doses move on to their end."""
+        held = [p for p in self._pumps.values() if p.active is not None]
+        if not held:
+            return
+        try:
+            self._controller.cycle_start()
+        except ControllerUnavailable as exc:
+            self._lose_link(exc.message)
+            raise
+        for pump in held:
+            pump.resume()
+        self.publish()
+
+    def ended(self, dose_id: str) -> DoseEnded | None:
+        """How a recent dose ended (the last ``_REMEMBER_ENDED``), or None while it runs or
+        when unknown."""
+        return self._ended.get(dose_id)
 
     def start_continuous(self, pump_id: str, flow_rate_ml_min: float) -> str:
         """Run ``pump_id`` at ``flow_rate_ml_min`` (ml/min) until stopped: bounded segments
@@ -185,7 +273,7 @@ class DoseRunner:
         run = DeadManRun(dose.distance_mm, dose.feed_mm_min, self._dead_man_s)
         self._continuous = _Continuous(pump, run)
         try:
-            self._begin(pump, dose, calibration, DoseKind.CONTINUOUS, final=False)
+            self._begin([(pump, dose, calibration)], DoseKind.CONTINUOUS, final=False)
         except BaseException:
             self._continuous = None
             raise
@@ -204,7 +292,7 @@ class DoseRunner:
         dose, calibration = self._preflight.plan_calibration_run(
             pump, uuid.uuid4().hex, distance_mm, feed_mm_min
         )
-        self._begin(pump, dose, calibration, DoseKind.CALIBRATION, final=True)
+        self._begin([(pump, dose, calibration)], DoseKind.CALIBRATION, final=True)
         return dose.dose_id
 
     def _ensure_link(self) -> None:
@@ -214,7 +302,12 @@ class DoseRunner:
             raise JournalRecoveryPending("doses a crash interrupted are not settled yet")
 
     def _begin(
-        self, pump: Pump, dose: Dose, calibration: Calibration, kind: DoseKind, *, final: bool
+        self,
+        planned: list[tuple[Pump, Dose, Calibration]],
+        kind: DoseKind,
+        *,
+        final: bool,
+        recipe: StepRef | None = None,
     ) -> None:
         busy = [p.pump_id for p in self._pumps.values() if p.active is not None]
         if busy:
@@ -222,21 +315,24 @@ class DoseRunner:
         status = self._read_status()
         if status.state is not ControllerState.IDLE:
             raise PumpBusy(f"controller is {status.state.value}, not Idle")
-        pump.start(dose, status.position(pump.pump_id), calibration, kind)
-        self._drain(pump)
+        for pump, dose, calibration in planned:
+            pump.start(dose, status.position(pump.pump_id), calibration, kind, recipe)
+            self._drain(pump)
         self._next_progress = self._clock.monotonic() + self._progress_interval_s
         try:
             if final:
-                self._controller.start_move({pump.pump_id: dose.distance_mm}, dose.feed_mm_min)
+                move = CoordinatedMove.of([dose for _, dose, _ in planned])
+                self._controller.start_move(move.distances_mm, move.feed_mm_min)
             else:
-                self._renew(pump)
+                self._renew(planned[0][0])
         except ControllerUnavailable as exc:
             self._lose_link(exc.message)
             raise
         except Exception as exc:  # refused (error:N) or a bug: either way nothing runs
             self._continuous = None
-            pump.fail(str(exc), status.position(pump.pump_id))
-            self._drain(pump)
+            for pump, _, _ in planned:
+                pump.fail(str(exc), status.position(pump.pump_id))
+                self._drain(pump)
             raise
         finally:
             self.publish()
@@ -425,4 +521,10 @@ class DoseRunner:
             raise UnknownPump(f"no pump {pump_id!r}; configured pumps: {known}") from None
 
     def _drain(self, pump: Pump) -> None:
-        self._recorder.record(pump.pull_events())
+        events = pump.pull_events()
+        self._recorder.record(events)
+        for event in events:
+            if isinstance(event, DoseEnded):
+                self._ended[event.dose_id] = event
+                while len(self._ended) > _REMEMBER_ENDED:
+                    del self._ended[next(iter(self._ended))]

@@ -284,6 +284,18 @@ class DoseEventSink(Protocol):
         """``at``: when it happened (UTC). Must not block on the network."""
 
 
+class RecipeEventSink(Protocol):
+    """Where the recipe conductor reports runs starting and ending (telemetry, the
+    ``{b}/recipe/start`` and ``{b}/recipe/complete`` topics). Must not block on the
+    network; never raises."""
+
+    def recipe_started(self, record: RecipeRunRecord) -> None:
+        """A run's pre-flight passed and its first step is about to start."""
+
+    def recipe_ended(self, record: RecipeRunRecord, at: datetime) -> None:
+        """A run reached a final state (completed, aborted, failed, interrupted) at ``at``."""
+
+
 class HostMetrics(Protocol):
     """Facts about the daemon's own process."""
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Sequence
 
 from application.calibration_book import CalibrationBook
 from application.dose_recorder import DoseRecorder
@@ -12,8 +13,9 @@ from application.emergency_latch import EmergencyLatch
 from application.ports import AlarmSink
 from application.safety_gate import SafetyGate
 from domain.calibration import Calibration
+from domain.coordinated import slowest_duration_min
 from domain.dose import Dose
-from domain.errors import LimitExceeded, LimitReached, NotCalibrated
+from domain.errors import DoserError, LimitExceeded, LimitReached, NotCalibrated
 from domain.events import DoseKind
 from domain.pump import Pump
 from domain.telemetry import Severity
@@ -68,25 +70,82 @@ class Preflight:
         volume_ml: float,
         flow_rate_ml_min: float,
         kind: DoseKind = DoseKind.VOLUME,
+        *,
+        check_quota: bool = True,
     ) -> tuple[Dose, Calibration]:
         """Check a dose of ``volume_ml`` (ml) at ``flow_rate_ml_min`` (ml/min) against every
         rule; returns the planned dose and the calibration it used.
 
         Raises ``EmergencyStopLatched``, ``PumpFaulted``, ``PumpBusy``, ``InvalidDose``,
         ``NotCalibrated``, ``LimitExceeded`` or ``LimitReached``; the last two are journaled
-        as refused doses and alarmed first.
+        as refused doses and alarmed first. ``check_quota`` False leaves the quota rules to
+        the caller (a group checks its pumps' totals together).
         """
         self.ensure_released()
         pump.ensure_ready()
         calibration = self.calibration(pump, _positive_or_one(flow_rate_ml_min))
         try:
             dose = pump.plan(dose_id, volume_ml, flow_rate_ml_min, calibration)
-            if self._gate is not None:
+            if self._gate is not None and check_quota:
                 self._gate.check(pump.pump_id, volume_ml)
         except (LimitExceeded, LimitReached) as exc:
             self.refuse(pump.pump_id, dose_id, volume_ml, flow_rate_ml_min, exc=exc, kind=kind)
             raise
         return dose, calibration
+
+    def plan_group(
+        self, requests: Sequence[tuple[Pump, str, float, float]], kind: DoseKind = DoseKind.VOLUME
+    ) -> list[tuple[Dose, Calibration]]:
+        """Check doses on several pumps that run as one coordinated move (a recipe step):
+        ``requests`` are (pump, dose id, volume ml, flow rate ml/min). Each is checked as
+        ``plan`` at its own flow rate; the step then lasts as long as its slowest dose, so
+        the others are re-planned at the flow rate that ends them together (never faster
+        than asked, with the calibration in force at that rate), and the pumps' totals are
+        checked together (``SafetyGate.check_many``). Raises as ``plan``."""
+        if len(requests) == 1:
+            pump, dose_id, volume, flow = requests[0]
+            return [self.plan(pump, dose_id, volume, flow, kind)]
+        for pump, dose_id, volume, flow in requests:
+            self.plan(pump, dose_id, volume, flow, kind, check_quota=False)
+        duration_min = slowest_duration_min([(volume, flow) for _, _, volume, flow in requests])
+        planned = []
+        for pump, dose_id, volume, _ in requests:
+            flow = round(volume / duration_min, 6)
+            planned.append(self.plan(pump, dose_id, volume, flow, kind, check_quota=False))
+        if self._gate is not None:
+            try:
+                self._gate.check_many({pump.pump_id: v for pump, _, v, _ in requests})
+            except LimitReached as exc:
+                for (pump, dose_id, volume, _), (dose, _) in zip(requests, planned, strict=True):
+                    self.refuse(
+                        pump.pump_id, dose_id, volume, dose.flow_rate_ml_min, exc=exc, kind=kind
+                    )
+                raise
+        return planned
+
+    def check_steps(self, steps: Sequence[Sequence[tuple[Pump, float, float]]]) -> None:
+        """Check a recipe's steps, each a list of (pump, volume ml, flow rate ml/min), as
+        ``plan_group`` would plan them, without journaling anything; then every pump's
+        total over all steps (and the sum over all pumps) against the quotas and
+        reservoirs. Raises as ``plan``, the message prefixed with the step (1-based)."""
+        self.ensure_released()
+        totals: dict[str, float] = {}
+        for index, step in enumerate(steps):
+            try:
+                for pump, _, _ in step:
+                    pump.ensure_ready()
+                duration_min = slowest_duration_min([(v, f) for _, v, f in step])
+                for pump, volume, flow in step:
+                    pump.plan("check", volume, flow, self.calibration(pump, flow))
+                    effective = round(volume / duration_min, 6)
+                    pump.plan("check", volume, effective, self.calibration(pump, effective))
+                    totals[pump.pump_id] = totals.get(pump.pump_id, 0.0) + volume
+            except DoserError as exc:
+                exc.message = f"step {index + 1}: {exc.message}"
+                exc.args = (exc.message,)
+                raise
+        if self._gate is not None:
+            self._gate.check_many(totals)
 
     def plan_continuous(
         self, pump: Pump, dose_id: str, flow_rate_ml_min: float

@@ -16,6 +16,7 @@ from typing import Any
 
 from application.ports import Clock, Outbox
 from domain.events import DoseEnded, DoseEvent, DoseStarted
+from domain.recipe_run import RecipeRunRecord
 from domain.telemetry import (
     MessageKind,
     OutboxPolicy,
@@ -23,14 +24,17 @@ from domain.telemetry import (
     alarm,
     dispense_completed,
     dispense_started,
+    recipe_completed,
+    recipe_started,
 )
 
 log = logging.getLogger(__name__)
 
 
 class RecordTelemetry:
-    """``DoseEventSink`` onto the outbox. ``notify`` wakes the drainer after an append.
-    ``dropped`` counts events refused because the outbox was full."""
+    """``DoseEventSink``, ``RecipeEventSink`` and ``AlarmSink`` onto the outbox. ``notify``
+    wakes the drainer after an append. ``dropped`` counts events refused because the outbox
+    was full."""
 
     def __init__(
         self,
@@ -62,6 +66,14 @@ class RecordTelemetry:
             self._append(
                 MessageKind.DISPENSE_COMPLETE, dispense_completed(event, flow, started_at, at)
             )
+
+    def recipe_started(self, record: RecipeRunRecord) -> None:
+        """The user's ``recipeStart`` event."""
+        self._append(MessageKind.RECIPE_START, recipe_started(record))
+
+    def recipe_ended(self, record: RecipeRunRecord, at: datetime) -> None:
+        """The user's ``recipeComplete`` event (also for an aborted or failed run)."""
+        self._append(MessageKind.RECIPE_COMPLETE, recipe_completed(record, at))
 
     def raise_alarm(
         self, alarm_type: str, message: str, severity: Severity, **details: Any

@@ -8,8 +8,8 @@ from datetime import timedelta
 
 from application.ports import Clock, DoseJournal
 from application.reservoirs import Reservoirs
-from domain.errors import UnknownPump
-from domain.safety import PumpSafety, Usage, allowance_ml, check_quota
+from domain.errors import LimitReached, UnknownPump
+from domain.safety import TOLERANCE_ML, PumpSafety, Usage, allowance_ml, check_quota
 
 HOUR = timedelta(hours=1)
 DAY = timedelta(hours=24)
@@ -77,6 +77,25 @@ class SafetyGate:
             global_max_ml_per_day=self._global_max_ml_per_day,
             reservoir=self._reservoirs.level(pump_id),
         )
+
+    def check_many(self, volumes_ml: Mapping[str, float]) -> None:
+        """Refuse doses on several pumps (ml per pump: a recipe, or one of its steps) that
+        together would break a quota: each pump's total against its own rules and
+        reservoir, then the sum against the device's daily cap. Raises ``LimitReached``
+        as ``check`` (the message names the pump)."""
+        for pump_id, volume_ml in volumes_ml.items():
+            self.check(pump_id, volume_ml)
+        if self._global_max_ml_per_day is None or len(volumes_ml) < 2:
+            return
+        total = sum(volumes_ml.values())
+        used = self._journal.dispensed_since(self._clock.now() - DAY)
+        left = max(0.0, self._global_max_ml_per_day - used)
+        if total > left + TOLERANCE_ML:
+            raise LimitReached(
+                f"all pumps together may dispense at most {self._global_max_ml_per_day:g} ml "
+                f"per 24 h: {used:g} ml used, {left:g} ml left, {total:g} ml asked",
+                rule="global_max_per_day",
+            )
 
     def allowance_ml(self, pump_id: str) -> float | None:
         """The most (ml, ≥ 0) the pump may dispense now under every quota and its

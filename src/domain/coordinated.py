@@ -35,6 +35,8 @@ class CoordinatedMove:
         if len(distances) != len(doses):
             raise ValueError("a coordinated move doses each pump once")
         duration_min = max(dose.distance_mm / dose.feed_mm_min for dose in doses)
+        if len(doses) == 1:  # one axis: its own feed, exactly as planned
+            return cls(distances, doses[0].feed_mm_min, duration_min)
         path_mm = math.sqrt(sum(d * d for d in distances.values()))
         return cls(distances, round(path_mm / duration_min, 3), duration_min)
 

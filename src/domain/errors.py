@@ -182,3 +182,9 @@ class UnknownSchedule(DoserError):
     """No schedule with that id."""
 
     code = "unknown_schedule"
+
+
+class RecipeExists(DoserError):
+    """A recipe with that id is already stored (create it under another id, or replace it)."""
+
+    code = "recipe_exists"

@@ -32,6 +32,14 @@ class DoseKind(enum.Enum):
 
 
 @dataclass(frozen=True, slots=True)
+class StepRef:
+    """Which recipe run (id) and step (0-based) a dose belongs to."""
+
+    run_id: str
+    step: int
+
+
+@dataclass(frozen=True, slots=True)
 class DoseStarted:
     """A dose was accepted and its motion is about to be sent. Volumes in ml, feeds in mm/min.
 
@@ -49,6 +57,7 @@ class DoseStarted:
     start_position_mm: float | None = None
     ml_per_mm: float | None = None
     kind: DoseKind = DoseKind.VOLUME
+    recipe: StepRef | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from domain.events import DoseKind, DoseOutcome
+from domain.events import DoseKind, DoseOutcome, StepRef
 
 
 @dataclass(frozen=True, slots=True)
@@ -17,7 +17,8 @@ class DoseRecord:
     ``start_position_mm`` (mm) and ``ml_per_mm`` (ml/mm) let start-up settle a dose a crash
     interrupted from the controller's position. ``actual_upper_ml`` is set only when the
     actual volume could not be known: it flowed at most that much ("uncertain ≤ X ml").
-    A continuous run's ``requested_ml`` is the most it was allowed to dispense.
+    A continuous run's ``requested_ml`` is the most it was allowed to dispense. ``recipe``:
+    the recipe run and step the dose belonged to (None for a dose asked for alone).
     """
 
     dose_id: str
@@ -34,6 +35,7 @@ class DoseRecord:
     ml_per_mm: float | None = None
     dispensed_ml: float = 0.0
     actual_upper_ml: float | None = None
+    recipe: StepRef | None = None
 
     @property
     def uncertain(self) -> bool:

@@ -12,7 +12,7 @@ from transitions import Machine
 from domain.calibration import Calibration
 from domain.dose import Dose, PumpLimits
 from domain.errors import PumpBusy, PumpFaulted
-from domain.events import DoseEnded, DoseEvent, DoseKind, DoseOutcome, DoseStarted
+from domain.events import DoseEnded, DoseEvent, DoseKind, DoseOutcome, DoseStarted, StepRef
 
 if TYPE_CHECKING:
     from transitions.core import TransitionConfigDict
@@ -122,9 +122,11 @@ class Pump:
         start_position_mm: float,
         calibration: Calibration,
         kind: DoseKind = DoseKind.VOLUME,
+        recipe: StepRef | None = None,
     ) -> None:
         """The dose's motion is about to be sent; the axis is at ``start_position_mm`` (mm);
-        ``calibration`` is the one ``dose`` was planned with."""
+        ``calibration`` is the one ``dose`` was planned with; ``recipe`` the recipe run step
+        it belongs to, if any."""
         self.ensure_ready()
         self.trigger("begin")
         self.active = ActiveDose(dose, start_position_mm, calibration, kind)
@@ -139,6 +141,7 @@ class Pump:
                 start_position_mm,
                 calibration.ml_per_mm,
                 kind,
+                recipe,
             )
         )
 
@@ -157,6 +160,11 @@ class Pump:
         """A feed hold was issued; the axis decelerates to rest."""
         if self.state in (PumpState.DOSING, PumpState.HOLDING):
             self.trigger("hold")
+
+    def resume(self) -> None:
+        """A cycle start released a feed hold; the axis moves on."""
+        if self.state is PumpState.HOLDING:
+            self.trigger("resume")
 
     def complete(self, position_mm: float) -> None:
         """The motion ran to its end at ``position_mm`` (mm)."""

@@ -62,7 +62,8 @@ class RecipeRunRecord:
     """A run as the run log keeps it. ``step_index`` is the step running or last run
     (0-based); ``steps_completed`` how many ran to their end; ``dispensed_ml`` what flowed
     per pump (ml); ``origin`` who started it (``http``, ``mqtt``, ``schedule:<id>``);
-    times timezone-aware UTC; ``wait_remaining_s`` (s) of a wait paused part-way."""
+    ``dose_ids`` the doses of the step running (empty while waiting); times
+    timezone-aware UTC."""
 
     run_id: str
     recipe: Recipe

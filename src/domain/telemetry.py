@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from domain.events import DoseEnded, DoseOutcome, DoseStarted
+from domain.recipe_run import RecipeRunRecord, RunState
 from domain.status import SystemState
 
 
@@ -58,8 +59,9 @@ def iso_utc(moment: datetime) -> str:
 
 
 def dispense_started(event: DoseStarted, at: datetime) -> dict[str, Any]:
-    """The user's ``dispenseStart`` event (volumes in ml, flow in ml/min)."""
-    return {
+    """The user's ``dispenseStart`` event (volumes in ml, flow in ml/min); a recipe step's
+    dose also names its run and step (1-based)."""
+    payload = {
         "eventType": "dispenseStart",
         "doseId": event.dose_id,
         "pump": event.pump_id,
@@ -67,6 +69,9 @@ def dispense_started(event: DoseStarted, at: datetime) -> dict[str, Any]:
         "flowRate_ml_min": event.flow_rate_ml_min,
         "timestamp": iso_utc(at),
     }
+    if event.recipe is not None:
+        payload |= {"recipeRunId": event.recipe.run_id, "recipeStep": event.recipe.step + 1}
+    return payload
 
 
 def dispense_completed(
@@ -162,3 +167,42 @@ class DrainPolicy:
         if state is SystemState.DISPENSING:
             return self.dispensing
         return self.idle
+
+
+def recipe_started(record: RecipeRunRecord) -> dict[str, Any]:
+    """The user's ``recipeStart`` event: recipeId, recipeName, steps, estimatedDuration_sec
+    (s), plus the run id and who started it."""
+    recipe = record.recipe
+    return {
+        "eventType": "recipeStart",
+        "runId": record.run_id,
+        "recipeId": recipe.recipe_id,
+        "recipeName": recipe.name,
+        "steps": len(recipe.steps),
+        "estimatedDuration_sec": round(recipe.estimated_duration_s, 1),
+        "origin": record.origin,
+        "timestamp": iso_utc(record.started_at),
+    }
+
+
+def recipe_completed(record: RecipeRunRecord, at: datetime) -> dict[str, Any]:
+    """The user's ``recipeComplete`` event, sent for every ending: ``success`` only when
+    every step ran to its end; ``outcome`` (completed, aborted, failed, interrupted),
+    ``stepsCompleted``, what flowed per pump (ml) and in total, ``duration_sec`` (s)."""
+    recipe = record.recipe
+    return {
+        "eventType": "recipeComplete",
+        "runId": record.run_id,
+        "recipeId": recipe.recipe_id,
+        "recipeName": recipe.name,
+        "steps": len(recipe.steps),
+        "stepsCompleted": record.steps_completed,
+        "estimatedDuration_sec": round(recipe.estimated_duration_s, 1),
+        "duration_sec": round((at - record.started_at).total_seconds(), 3),
+        "success": record.state is RunState.COMPLETED,
+        "outcome": record.state.value,
+        "reason": record.reason,
+        "dispensed_ml": dict(record.dispensed_ml),
+        "totalVolume_ml": record.total_ml,
+        "timestamp": iso_utc(at),
+    }

@@ -187,6 +187,8 @@ def record_json(record: DoseRecord) -> dict[str, Any]:
         "kind": record.kind.value,
         "uncertain": record.uncertain,
         "actualVolumeUpperBound": record.actual_upper_ml,
+        "recipeRunId": record.recipe.run_id if record.recipe else None,
+        "recipeStep": record.recipe.step + 1 if record.recipe else None,
     }
 
 

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from adapters.storage.sqlite_file import open_durable
-from domain.events import DoseKind, DoseOutcome
+from domain.events import DoseKind, DoseOutcome, StepRef
 from domain.journal import DoseRecord
 
 # Version → statements (PRAGMA user_version). Version 1 is the schema the first journal
@@ -44,10 +44,16 @@ _MIGRATIONS: dict[int, tuple[str, ...]] = {
         # Partial: only the few running rows, for unfinished() at start-up.
         "CREATE INDEX doses_running ON doses (started_at) WHERE outcome = 'running'",
     ),
+    3: (
+        "ALTER TABLE doses ADD COLUMN recipe_run_id TEXT",
+        "ALTER TABLE doses ADD COLUMN recipe_step INTEGER",
+        "CREATE INDEX doses_recipe_run ON doses (recipe_run_id) WHERE recipe_run_id IS NOT NULL",
+    ),
 }
 _COLUMNS = (
     "dose_id, pump_id, requested_ml, flow_rate_ml_min, started_at, outcome, actual_ml, "
-    "ended_at, reason, kind, start_position_mm, ml_per_mm, dispensed_ml, actual_upper_ml"
+    "ended_at, reason, kind, start_position_mm, ml_per_mm, dispensed_ml, actual_upper_ml, "
+    "recipe_run_id, recipe_step"
 )
 _SELECT = f"SELECT {_COLUMNS} FROM doses"
 # Ended: the upper bound where uncertain, else the actual (refused rows hold 0). Running:
@@ -81,7 +87,7 @@ class SqliteDoseJournal:
         ended = _iso(record.ended_at) if record.ended_at else None
         with self._lock:
             self._db.execute(
-                f"INSERT INTO doses ({_COLUMNS}) VALUES ({', '.join('?' * 14)})",
+                f"INSERT INTO doses ({_COLUMNS}) VALUES ({', '.join('?' * 16)})",
                 (
                     record.dose_id,
                     record.pump_id,
@@ -97,6 +103,8 @@ class SqliteDoseJournal:
                     record.ml_per_mm,
                     record.dispensed_ml,
                     record.actual_upper_ml,
+                    record.recipe.run_id if record.recipe else None,
+                    record.recipe.step if record.recipe else None,
                 ),
             )
 
@@ -163,7 +171,7 @@ def _iso(moment: datetime) -> str:
 
 def _record(row: tuple[object, ...]) -> DoseRecord:
     (dose_id, pump_id, requested, flow, started, outcome, actual, ended, reason, kind,
-     start_mm, ml_per_mm, dispensed, upper) = row  # fmt: skip
+     start_mm, ml_per_mm, dispensed, upper, run_id, step) = row  # fmt: skip
     return DoseRecord(
         dose_id=str(dose_id),
         pump_id=str(pump_id),
@@ -179,6 +187,7 @@ def _record(row: tuple[object, ...]) -> DoseRecord:
         ml_per_mm=_optional_real(ml_per_mm),
         dispensed_ml=_real(dispensed),
         actual_upper_ml=_optional_real(upper),
+        recipe=None if run_id is None else StepRef(str(run_id), int(str(step or 0))),
     )
 
 
