@@ -28,7 +28,5 @@ class ExecuteRecipe:
         recipe = self._book.get(recipe_id)
         if recipe is None:
             raise UnknownRecipe(f"no recipe {recipe_id!r}")
-        run_id: str = self._control.request(
-            ExecuteRecipeCommand(recipe, origin), self._timeout_s
-        )
+        run_id: str = self._control.request(ExecuteRecipeCommand(recipe, origin), self._timeout_s)
         return run_id

@@ -19,6 +19,7 @@ from adapters.fakes import (
     InMemoryNvs,
     InMemoryOutbox,
 )
+from adapters.fakes.recipes import InMemoryRecipeStore
 from adapters.host import ProcessMetrics
 from adapters.memory import InMemoryStatusBoard
 from adapters.mqtt.commands import MqttCommands
@@ -32,6 +33,7 @@ from bootstrap.resources import (
     open_journal,
     open_nvs,
     open_outbox,
+    open_recipes,
     run_grbl_simulator,
 )
 
@@ -65,6 +67,9 @@ class RealAdapters(containers.DeclarativeContainer):
         protocol=config.mqtt.protocol,
     )
     outbox = providers.Resource(open_outbox, data_dir=config.data_dir)
+    recipe_store = providers.Resource(open_recipes, data_dir=config.data_dir)
+    recipe_book = recipe_store.provided.book
+    recipe_runs = recipe_store.provided.run_log
     host = providers.Singleton(ProcessMetrics)
     telemetry = providers.Singleton(MqttTelemetry, session=broker, base=mqtt_names.provided.base)
     # a driving adapter: the use cases container gives it the handler
@@ -106,6 +111,9 @@ class FakeAdapters(containers.DeclarativeContainer):
         availability_topic=mqtt_names.provided.availability_topic,
     )
     outbox = providers.Singleton(InMemoryOutbox)
+    recipe_store = providers.Singleton(InMemoryRecipeStore)
+    recipe_book = recipe_store.provided.book
+    recipe_runs = recipe_store.provided.run_log
     host = providers.Singleton(ProcessMetrics)
     telemetry = providers.Singleton(FakeTelemetryLink)
     command_source = providers.Factory(FakeCommandSource)

@@ -13,6 +13,7 @@ from adapters.http.app import create_http_app
 from adapters.http.calibration_routes import CalibrationEndpoints
 from adapters.http.pump_routes import PumpEndpoints
 from adapters.http.ws_routes import LiveFeed
+from adapters.storage.recipe_examples import load_examples
 from application.calibrate_pump import (
     AddCalibrationPoint,
     DeleteCalibration,
@@ -31,10 +32,13 @@ from application.dispense_volume import DispenseVolume
 from application.dose_runner import DoseRunner
 from application.emergency_latch import EmergencyLatch
 from application.emergency_stop import EmergencyStop, ResetEmergencyStop
+from application.execute_recipe import ExecuteRecipe
 from application.handle_command import HandleCommand
 from application.list_history import ListHistory
 from application.publish_status import PublishStatus
 from application.pump_presets import PumpPresets
+from application.recipe_conductor import RecipeConductor
+from application.recipe_library import RecipeLibrary
 from application.record_telemetry import RecordTelemetry
 from application.refill_reservoir import RefillReservoir
 from application.register_device import RegisterDevice
@@ -42,6 +46,7 @@ from application.report_status import ReportStatus
 from application.reservoirs import Reservoirs
 from application.run_pump import RunPump
 from application.safety_gate import SafetyGate
+from application.steer_recipe_run import SteerRecipeRun
 from application.stop_pump import StopPump
 from application.telemetry_drainer import TelemetryDrainer
 from bootstrap.adapter_containers import FakeAdapters, RealAdapters, SimulatedAdapters
@@ -49,6 +54,7 @@ from bootstrap.resources import (
     calibration_defaults,
     ha_discovery_configs,
     pump_dose_limits,
+    pump_ids,
     pump_presets,
     pump_safety,
     pump_specs,
@@ -131,11 +137,33 @@ class UseCases(containers.DeclarativeContainer):
         dead_man_s=config.safety.dead_man_s,
         progress_interval_s=config.safety.progress_interval_s,
     )
+    conductor = providers.Singleton(
+        RecipeConductor,
+        runner=runner,
+        runs=adapters.recipe_runs,
+        journal=adapters.journal,
+        clock=adapters.clock,
+        events=record_telemetry,
+        alarms=record_telemetry,
+    )
     control_plane = providers.Singleton(
         ControlPlane,
         runner=runner,
         clock=adapters.clock,
+        conductor=conductor,
         poll_interval_s=config.controller.poll_interval_s,
+    )
+    recipes = providers.Singleton(
+        RecipeLibrary,
+        book=adapters.recipe_book,
+        pump_ids=providers.Callable(pump_ids, config.pumps),
+        examples=providers.Callable(load_examples),
+    )
+    execute_recipe = providers.Factory(
+        ExecuteRecipe, book=adapters.recipe_book, control=control_plane
+    )
+    steer_recipe_run = providers.Factory(
+        SteerRecipeRun, control=control_plane, conductor=conductor, runs=adapters.recipe_runs
     )
     dispense = providers.Factory(DispenseVolume, control=control_plane)
     emergency_stop = providers.Factory(

@@ -15,6 +15,7 @@ from adapters.sim.pty_host import PtyGrblSimulator
 from adapters.storage.journal import SqliteDoseJournal
 from adapters.storage.nvs import SqliteNvs
 from adapters.storage.outbox import SqliteOutbox
+from adapters.storage.recipes import SqliteRecipeStore
 from application.device_profile import DeviceProfiles
 from application.ports import NetworkIdentity
 from application.pump_presets import Preset
@@ -32,6 +33,20 @@ def open_journal(data_dir: str) -> Iterator[SqliteDoseJournal]:
         yield journal
     finally:
         journal.close()
+
+
+def open_recipes(data_dir: str) -> Iterator[SqliteRecipeStore]:
+    """Resource: the recipes and their run log at ``<data_dir>/recipes.sqlite3``."""
+    store = SqliteRecipeStore(Path(data_dir) / "recipes.sqlite3")
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+def pump_ids(pumps: list[dict[str, Any]]) -> list[str]:
+    """The configured pump ids."""
+    return [p["id"] for p in pumps]
 
 
 def open_outbox(data_dir: str) -> Iterator[SqliteOutbox]:
