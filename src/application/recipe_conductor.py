@@ -82,6 +82,7 @@ class RecipeConductor:
         the first step raises; nothing moves when it raises.
         """
         self.ensure_idle()
+        self._settle()
         if not self._settled:
             raise JournalRecoveryPending("recipe runs a crash interrupted are not settled yet")
         try:
@@ -143,8 +144,7 @@ class RecipeConductor:
         """Follow the live run (after the runner's own poll): end a step whose doses all
         ended, start the next step once its wait passed. Settles, once, the runs a crash
         left live."""
-        if not self._settled:
-            self._settle()
+        self._settle()
         run = self._run
         if run is None:
             return
@@ -218,7 +218,7 @@ class RecipeConductor:
         return {e.pump_id: e.actual_ml for e in ended if isinstance(e, DoseEnded)}
 
     def _settle(self) -> None:
-        if not self._runner.settled:
+        if self._settled or not self._runner.settled:
             return  # the doses first: a run's last step is settled from them
         for record in self._runs.unfinished():
             run_doses = [self._journal.get(dose_id) for dose_id in record.dose_ids]

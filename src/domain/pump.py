@@ -34,7 +34,7 @@ _TRANSITIONS: list[TransitionConfigDict] = [
     {"trigger": "finish", "source": [_DOSING, _HOLDING], "dest": _IDLE},
     {"trigger": "hold", "source": _DOSING, "dest": _HOLDING},
     {"trigger": "hold", "source": _HOLDING, "dest": None},
-    {"trigger": "resume", "source": _HOLDING, "dest": _DOSING},
+    {"trigger": "release", "source": _HOLDING, "dest": _DOSING},
     {"trigger": "break_down", "source": "*", "dest": _FAULT},
     {"trigger": "recover", "source": _FAULT, "dest": _IDLE},
 ]
@@ -164,7 +164,7 @@ class Pump:
     def resume(self) -> None:
         """A cycle start released a feed hold; the axis moves on."""
         if self.state is PumpState.HOLDING:
-            self.trigger("resume")
+            self.trigger("release")
 
     def complete(self, position_mm: float) -> None:
         """The motion ran to its end at ``position_mm`` (mm)."""

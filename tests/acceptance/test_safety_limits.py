@@ -4,7 +4,6 @@ the controller itself (axis positions, and the moves it was sent)."""
 
 from __future__ import annotations
 
-import re
 import threading
 import time
 from collections.abc import Iterator
@@ -16,38 +15,12 @@ from starlette.testclient import TestClient
 
 from bootstrap.settings import PumpSettings
 from support.daemon_harness import wait_for
+from support.gcode_tap import GcodeTap
 
 scenarios("safety_limits.feature")
 
 TOKEN = "acceptance-token"  # the token the acceptance settings fixture configures
 STEP_MM = 0.004  # Grbl's default $100 = 250 steps/mm; the fake rounds to 0.001 mm
-# A move line as the Grbl adapter writes it: "G91 G1 X12.500 F3000.000".
-MOVE = re.compile(r"\bG1 ((?:[XYZABC]-?[\d.]+ ?)+)F([\d.]+)")
-REALTIME = re.compile(rb"[?!~\x18\x80-\xff]")  # bytes Grbl takes out of the line stream
-
-
-class GcodeTap:
-    """Records every move line the simulated Grbl receives (its serial input)."""
-
-    def __init__(self, simulator: Any) -> None:
-        self.moves: list[tuple[float, float]] = []  # (mm, mm/min)
-        self._pending = b""
-        simulator.with_engine(self._wrap)
-
-    def _wrap(self, engine: Any) -> None:
-        receive = engine.feed
-
-        def feed(data: bytes) -> bytes:
-            self._pending += REALTIME.sub(b"", data)
-            *lines, self._pending = self._pending.split(b"\n")
-            for line in lines:
-                if found := MOVE.search(line.decode("ascii", "replace")):
-                    words, feed_mm_min = found.groups()
-                    mm = sum(abs(float(word[1:])) for word in words.split())
-                    self.moves.append((mm, float(feed_mm_min)))
-            return bytes(receive(data))
-
-        engine.feed = feed
 
 
 class PumpRoom:
@@ -128,7 +101,7 @@ class PumpRoom:
     def moves(self) -> list[tuple[float, float]]:
         """Every move the controller was sent: (mm, mm/min)."""
         if self._tap is not None:
-            return list(self._tap.moves)
+            return [(sum(abs(d) for d in axes.values()), feed) for axes, feed in self._tap.moves]
         controller = self.daemon.app.adapters.controller()
         return [(sum(abs(d) for d in dist.values()), feed) for dist, feed in controller.moves]
 
