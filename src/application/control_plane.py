@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
@@ -115,22 +116,28 @@ class ControlPlane:
             return
         if not self._runner.connected:
             self._runner.connect()
+            if self._conductor is not None:  # a run waiting for its next step fails now
+                self._guarded(self._conductor.tick)
             self._next_tick = now + (
                 self._poll_interval_s if self._runner.connected else self._reconnect_interval_s
             )
             return
+        self._guarded(self._runner.tick)
+        if self._conductor is not None:
+            self._guarded(self._conductor.tick)
+        busy = self._runner.dosing or (self._conductor is not None and self._conductor.active)
+        interval = self._poll_interval_s if busy else self._idle_poll_interval_s
+        self._next_tick = max(self._next_tick + interval, now)
+
+    @staticmethod
+    def _guarded(poll: Callable[[], None]) -> None:
         try:
-            self._runner.tick()
-            if self._conductor is not None:
-                self._conductor.tick()
+            poll()
         except DoserError:
             pass  # the runner already faulted the pumps and recorded why
         except Exception:
             # A bug must not kill the thread that owns the motors: log it, keep polling.
             log.exception("control-plane poll failed")
-        busy = self._runner.dosing or (self._conductor is not None and self._conductor.active)
-        interval = self._poll_interval_s if busy else self._idle_poll_interval_s
-        self._next_tick = max(self._next_tick + interval, now)
 
     def _serve(self, envelope: _Envelope) -> None:
         if self._clock.monotonic() > envelope.deadline:

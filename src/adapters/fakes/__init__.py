@@ -6,8 +6,14 @@ at the commanded feed, a feed hold comes to rest, an alarm stops motion), not li
 
 from adapters.fakes.motion import FakeMotionController
 from adapters.fakes.network import FakeBrokerSession, FakeNetworkIdentity, ManualSleeper
+from adapters.fakes.recipes import InMemoryRecipeStore
 from adapters.fakes.storage import InMemoryJournal, InMemoryNvs, InMemoryOutbox, ManualClock
-from adapters.fakes.telemetry import FakeAnnouncer, FakeCommandSource, FakeTelemetryLink
+from adapters.fakes.telemetry import (
+    FakeAnnouncer,
+    FakeCommandSource,
+    FakeTelemetryLink,
+    RecordingAlarms,
+)
 
 __all__ = [
     "FakeAnnouncer",
@@ -19,6 +25,8 @@ __all__ = [
     "InMemoryJournal",
     "InMemoryNvs",
     "InMemoryOutbox",
+    "InMemoryRecipeStore",
     "ManualClock",
     "ManualSleeper",
+    "RecordingAlarms",
 ]

@@ -1,14 +1,15 @@
 """Fakes of the telemetry side of MQTT: the link that publishes, the command source, the
-Home Assistant announcer."""
+Home Assistant announcer, and an alarm sink that records."""
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from application.ports import ReplyTo
-from domain.telemetry import OutboxEntry
+from domain.telemetry import OutboxEntry, Severity
 
 
 class FakeTelemetryLink:
@@ -107,3 +108,20 @@ class FakeAnnouncer:
 
     def announce(self) -> None:
         self.announced.append(self._messages())
+
+
+@dataclass
+class RecordingAlarms:
+    """``AlarmSink`` that keeps every alarm: ``raised`` holds (type, severity, message,
+    details) in order."""
+
+    raised: list[tuple[str, Severity, str, dict[str, Any]]] = field(default_factory=list)
+
+    def raise_alarm(
+        self, alarm_type: str, message: str, severity: Severity, **details: Any
+    ) -> None:
+        self.raised.append((alarm_type, severity, message, details))
+
+    def types(self) -> list[str]:
+        """The alarm types raised, in order."""
+        return [alarm_type for alarm_type, _, _, _ in self.raised]
