@@ -1,6 +1,6 @@
 """Ports: what the use cases need from the world, named for their role in dosing.
 
-Adapters in ``adapters/`` implement these; ``adapters/fakes.py`` has in-memory versions.
+Adapters in ``adapters/`` implement these; ``adapters/fakes/`` has in-memory versions.
 """
 
 from __future__ import annotations
@@ -361,7 +361,9 @@ class ScheduleBook(Protocol):
         """One schedule by id, or None."""
 
     def save(self, schedule: Schedule) -> None:
-        """Insert or replace ``schedule`` (by id)."""
+        """Insert or replace ``schedule`` (by id); its ``checked_until`` and ``last_run``
+        only ever move forward, so a replace racing the executor never reopens slots
+        already decided."""
 
     def delete(self, schedule_id: str) -> bool:
         """Remove a schedule and its run history; False when there was none."""
@@ -370,7 +372,7 @@ class ScheduleBook(Protocol):
         """In one transaction: record ``run`` for its (schedule, slot) unless that pair is
         already recorded, and move the schedule's ``checked_until`` (and ``last_run`` for a
         run that doses) forward. False (nothing written) when the slot was already
-        claimed."""
+        claimed or the schedule no longer exists."""
 
     def mark_checked(self, schedule_id: str, checked_until: datetime) -> None:
         """Every slot up to ``checked_until`` (UTC) has been decided."""
@@ -387,8 +389,10 @@ class ScheduleBook(Protocol):
 
 class CronCalendar(Protocol):
     """Evaluates 5-field cron expressions in an IANA time zone (a well-kept cron library;
-    DST handled as cron does: a slot in a skipped hour fires once right after the jump, a
-    slot in a repeated hour fires once)."""
+    DST handled as cronie does: a job at a fixed time that falls in a skipped hour fires
+    once right after the jump, one in a repeated hour fires once; a job whose minute or
+    hour field starts with ``*`` follows the wall clock, so it does not fire in the skipped
+    hour and fires in both passes of the repeated one)."""
 
     def validate(self, expression: str, timezone: str) -> None:
         """Raise ``InvalidSchedule`` (``field`` ``cron`` or ``timezone``) unless both are

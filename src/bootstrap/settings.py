@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextvars
 import os
+import zoneinfo
 from pathlib import Path
 from typing import Literal
 
@@ -138,6 +139,23 @@ class SafetySettings(_Section):
     latch_on_shutdown: Literal["if_dosing", "always", "never"] = "if_dosing"
 
 
+class ScheduleSettings(_Section):
+    """Schedules: the time zone a new schedule gets when it names none (IANA name, e.g.
+    ``Europe/Berlin``; empty: the system's own zone, as the device clock shows it)."""
+
+    timezone: str = ""
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, name: str) -> str:
+        if name:
+            try:
+                zoneinfo.ZoneInfo(name)
+            except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+                raise ValueError(f"unknown IANA time zone {name!r}") from None
+        return name
+
+
 class Settings(BaseSettings):
     """The whole configuration tree; key names as in DESIGN §3."""
 
@@ -155,6 +173,7 @@ class Settings(BaseSettings):
     mqtt: MqttSettings = MqttSettings()
     controller: ControllerSettings = ControllerSettings()
     safety: SafetySettings = SafetySettings()
+    schedules: ScheduleSettings = ScheduleSettings()
     pumps: list[PumpSettings] = []
 
     @field_validator("pumps")

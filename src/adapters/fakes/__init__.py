@@ -7,6 +7,7 @@ at the commanded feed, a feed hold comes to rest, an alarm stops motion), not li
 from adapters.fakes.motion import FakeMotionController
 from adapters.fakes.network import FakeBrokerSession, FakeNetworkIdentity, ManualSleeper
 from adapters.fakes.recipes import InMemoryRecipeStore
+from adapters.fakes.schedules import InMemoryScheduleBook
 from adapters.fakes.storage import InMemoryJournal, InMemoryNvs, InMemoryOutbox, ManualClock
 from adapters.fakes.telemetry import (
     FakeAnnouncer,
@@ -26,6 +27,7 @@ __all__ = [
     "InMemoryNvs",
     "InMemoryOutbox",
     "InMemoryRecipeStore",
+    "InMemoryScheduleBook",
     "ManualClock",
     "ManualSleeper",
     "RecordingAlarms",
