@@ -4,9 +4,9 @@ Home Assistant's one-touch button (``{"source": "homeassistant"}``, no volume, n
 correlationId) doses the pump's preset; its number entity sets that preset.
 
 The same validation and use cases as HTTP; every command gets ``{"correlationId", "ok",
-"error"}`` (plus ``code`` and, for a dose, ``doseId``). A command redelivered by QoS 1
-with the same correlationId is answered again, never executed twice. Malformed input is an
-error result and one log line, never an alarm, never motion.
+"error"}`` (plus ``code``; for a dose, ``doseId``; for a recipe, ``runId``). A command
+redelivered by QoS 1 with the same correlationId is answered again, never executed twice.
+Malformed input is an error result and one log line, never an alarm, never motion.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from typing import Any
 
 from application.dispense_volume import DispenseVolume
 from application.emergency_stop import EmergencyStop, ResetEmergencyStop
+from application.execute_recipe import ExecuteRecipe
 from application.ports import ReplyTo, TelemetryLink
 from application.pump_presets import PumpPresets
 from application.stop_pump import StopPump
@@ -43,7 +44,8 @@ class CommandRequest:
 
 
 class HandleCommand:
-    """``remember``: how many correlationIds are kept to recognise redeliveries."""
+    """``remember``: how many correlationIds are kept to recognise redeliveries;
+    ``execute_recipe`` None: recipe commands are refused (``unsupported``)."""
 
     def __init__(
         self,
@@ -54,12 +56,14 @@ class HandleCommand:
         presets: PumpPresets,
         emergency_stop: EmergencyStop,
         reset_emergency_stop: ResetEmergencyStop,
+        execute_recipe: ExecuteRecipe | None = None,
         remember: int = 4096,
     ) -> None:
         self._dispense, self._stop, self._link = dispense, stop, link
         self._presets = presets
         self._emergency_stop = emergency_stop
         self._reset_emergency_stop = reset_emergency_stop
+        self._execute_recipe = execute_recipe
         self._remember = remember
         self._results: OrderedDict[str, dict[str, Any]] = OrderedDict()
         self._lock = threading.Lock()
@@ -127,14 +131,24 @@ class HandleCommand:
                 case "emergency-reset":
                     released = self._reset_emergency_stop.execute("mqtt")
                     return _ok(correlation_id, released=released)
+                case "recipe" if correlation_id is None:
+                    # without one a QoS 1 redelivery could not be told apart: it would run twice
+                    return _refuse(None, "bad_request", "a recipe command needs a correlationId")
                 case "recipe":
-                    return _refuse(correlation_id, "unsupported", "recipes are not available yet")
+                    return self._run_recipe(request.target or "", correlation_id)
                 case _:
                     return _refuse(
                         correlation_id, "bad_request", f"unknown command {request.action!r}"
                     )
         except DoserError as exc:
             return _refuse(correlation_id, exc.code, exc.message)
+
+    def _run_recipe(self, recipe_id: str, correlation_id: str | None) -> dict[str, Any]:
+        """Start the stored recipe ``recipe_id``; raises as ``ExecuteRecipe.execute``."""
+        if self._execute_recipe is None:
+            return _refuse(correlation_id, "unsupported", "recipes are not available")
+        run_id = self._execute_recipe.execute(recipe_id, origin="mqtt")
+        return _ok(correlation_id, runId=run_id)
 
 
 def _correlation_id(body: dict[str, Any] | None) -> str | None:

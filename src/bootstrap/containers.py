@@ -12,6 +12,7 @@ from dependency_injector import containers, providers
 from adapters.http.app import create_http_app
 from adapters.http.calibration_routes import CalibrationEndpoints
 from adapters.http.pump_routes import PumpEndpoints
+from adapters.http.recipe_routes import RecipeEndpoints
 from adapters.http.ws_routes import LiveFeed
 from adapters.storage.recipe_examples import load_examples
 from application.calibrate_pump import (
@@ -279,6 +280,7 @@ class UseCases(containers.DeclarativeContainer):
         presets=presets,
         emergency_stop=emergency_stop,
         reset_emergency_stop=reset_emergency_stop,
+        execute_recipe=execute_recipe,
     )
     command_worker = providers.Singleton(
         CommandWorker, handle=handle_command, hold_now=emergency_stop.provided.hold_now
@@ -305,6 +307,9 @@ class UseCases(containers.DeclarativeContainer):
             delete=delete_calibration,
             run=run_calibration,
             record=record_calibration,
+        ),
+        recipes=providers.Factory(
+            RecipeEndpoints, library=recipes, execute=execute_recipe, steer=steer_recipe_run
         ),
         live=providers.Factory(
             LiveFeed,

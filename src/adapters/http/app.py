@@ -22,6 +22,7 @@ from adapters.http.config_routes import ConfigEndpoints
 from adapters.http.emergency_routes import EmergencyEndpoints
 from adapters.http.errors import UnexpectedErrorMiddleware, exception_handlers
 from adapters.http.pump_routes import PumpEndpoints, pump_routes
+from adapters.http.recipe_routes import RecipeEndpoints, recipe_routes
 from adapters.http.serialize import RequestRejected, read_body
 from adapters.http.ws_routes import LiveFeed
 from application.device_config import ReadDeviceConfig, UpdateDeviceConfig
@@ -44,6 +45,7 @@ def create_http_app(
     reset_emergency_stop: ResetEmergencyStop,
     pumps: PumpEndpoints,
     calibration: CalibrationEndpoints,
+    recipes: RecipeEndpoints,
     live: LiveFeed,
     token: str,
 ) -> Starlette:
@@ -73,6 +75,7 @@ def create_http_app(
         Route("/api/emergency-stop/reset", safety.reset, methods=["POST"]),
         *pump_routes(pumps),
         *calibration_routes(calibration),
+        *recipe_routes(recipes),
         WebSocketRoute("/ws", live.serve),
     ]
     return Starlette(

@@ -25,13 +25,17 @@ from domain.errors import (
     DoserError,
     InvalidCalibration,
     InvalidDose,
+    InvalidRecipe,
     InvalidReservoir,
     LimitExceeded,
     LimitReached,
     NotCalibrated,
     PumpBusy,
     PumpFaulted,
+    RecipeExists,
+    RecipeRunConflict,
     UnknownPump,
+    UnknownRecipe,
 )
 from domain.registration import InvalidProfile
 
@@ -52,6 +56,10 @@ _STATUS_OF: dict[type[DoserError], int] = {
     ControllerUnavailable: 503,
     InvalidProfile: 422,
     BrokerUnavailable: 503,
+    InvalidRecipe: 422,
+    UnknownRecipe: 404,
+    RecipeExists: 409,
+    RecipeRunConflict: 409,
 }
 _HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}
 
@@ -74,7 +82,9 @@ def _doser_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, DoserError)
     status = next((_STATUS_OF[c] for c in type(exc).__mro__ if c in _STATUS_OF), 409)
     extra: dict[str, object] = {}
-    if isinstance(exc, InvalidDose | InvalidProfile | InvalidCalibration | InvalidReservoir):
+    if isinstance(
+        exc, InvalidDose | InvalidProfile | InvalidCalibration | InvalidReservoir | InvalidRecipe
+    ):
         extra["field"] = exc.field
     if isinstance(exc, LimitExceeded | LimitReached):
         extra["rule"] = exc.rule

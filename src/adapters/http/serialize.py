@@ -180,8 +180,8 @@ def record_json(record: DoseRecord) -> dict[str, Any]:
         "requestedVolume": record.requested_ml,
         "actualVolume": record.actual_ml,
         "flowRate": record.flow_rate_ml_min,
-        "startedAt": _iso(record.started_at),
-        "endedAt": _iso(record.ended_at) if record.ended_at else None,
+        "startedAt": iso_utc(record.started_at),
+        "endedAt": iso_utc(record.ended_at) if record.ended_at else None,
         "outcome": record.outcome.value,
         "reason": record.reason or None,
         "kind": record.kind.value,
@@ -214,7 +214,8 @@ def config_json(config: DeviceConfig) -> dict[str, Any]:
     }
 
 
-def _iso(moment: datetime) -> str:
+def iso_utc(moment: datetime) -> str:
+    """``moment`` as ISO-8601 in UTC with a ``Z`` suffix (``2026-11-21T12:00:00.500000Z``)."""
     return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 

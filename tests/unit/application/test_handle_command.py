@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from application.handle_command import CommandRequest
+from application.handle_command import CommandRequest, HandleCommand
 from bootstrap.containers import UseCases
 from support.fake_daemon import control_plane_running, fake_app
 
@@ -116,3 +116,72 @@ def test_a_preset_above_the_pumps_single_dose_limit_is_refused(app: UseCases) ->
     result = command(app, "dose_volume", "X", {"volume_ml": 501})
     assert result["ok"] is False and result["code"] == "invalid_dose"
     assert app.presets().preset("X").volume_ml == 1.0
+
+
+# Recipes
+
+SLOW_FILL = {
+    "id": "slow-fill",
+    "name": "Slow fill",
+    "steps": [{"doses": [{"pump": "X", "volume": 5.0, "flowRate": 30.0}]}],
+}
+
+
+def test_a_recipe_command_starts_the_recipe_and_answers_with_the_run_id(app: UseCases) -> None:
+    app.recipes().create(SLOW_FILL)
+
+    result = command(app, "recipe", "slow-fill", {"correlationId": "r-1"})
+
+    assert result == {"correlationId": "r-1", "ok": True, "error": None, "runId": result["runId"]}
+    assert app.steer_recipe_run().get(result["runId"]).origin == "mqtt"
+    assert app.adapters.controller().moves == [({"X": 100.0}, 600.0)]
+    assert results(app) == [result]
+
+
+def test_a_recipe_command_without_a_correlation_id_is_refused_and_runs_nothing(
+    app: UseCases,
+) -> None:
+    app.recipes().create(SLOW_FILL)
+
+    result = command(app, "recipe", "slow-fill", {})
+
+    assert (result["ok"], result["code"]) == (False, "bad_request")
+    assert app.steer_recipe_run().recent() == []
+
+
+def test_a_redelivered_recipe_command_is_answered_again_but_not_run_twice(
+    app: UseCases,
+) -> None:
+    app.recipes().create(SLOW_FILL)
+
+    first = command(app, "recipe", "slow-fill", {"correlationId": "r-2"})
+    again = command(app, "recipe", "slow-fill", {"correlationId": "r-2"})
+
+    assert first == again and first["ok"] is True
+    assert len(app.adapters.controller().moves) == 1
+    assert [r.run_id for r in app.steer_recipe_run().recent()] == [first["runId"]]
+    assert len(results(app)) == 2
+
+
+def test_an_unknown_recipe_is_an_error_result_and_nothing_moves(app: UseCases) -> None:
+    result = command(app, "recipe", "nope", {"correlationId": "r-3"})
+
+    assert result["ok"] is False and result["code"] == "unknown_recipe" and result["error"]
+    assert app.adapters.controller().moves == []
+
+
+def test_without_recipes_wired_a_recipe_command_is_refused(app: UseCases) -> None:
+    app.recipes().create(SLOW_FILL)
+    handle = HandleCommand(
+        dispense=app.dispense(),
+        stop=app.stop_pump(),
+        link=app.adapters.telemetry(),
+        presets=app.presets(),
+        emergency_stop=app.emergency_stop(),
+        reset_emergency_stop=app.reset_emergency_stop(),
+    )
+
+    result = handle.execute(CommandRequest("recipe", "slow-fill", {"correlationId": "r-4"}))
+
+    assert (result["ok"], result["code"]) == (False, "unsupported")
+    assert app.adapters.controller().moves == []
