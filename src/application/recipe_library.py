@@ -33,6 +33,10 @@ class RecipeLibrary:
             raise UnknownRecipe(f"no recipe {recipe_id!r}")
         return recipe
 
+    def exists(self, recipe_id: str) -> bool:
+        """Whether a recipe ``recipe_id`` is stored."""
+        return self._book.get(recipe_id) is not None
+
     def create(self, body: object) -> Recipe:
         """Store a new recipe (id generated when the body has none). Raises
         ``InvalidRecipe`` (bad field, or a pump that is not configured), ``RecipeExists``."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 from dependency_injector import containers, providers
 
 from adapters.clock import EventSleeper, SystemClock
+from adapters.cron import CronsimCalendar
 from adapters.fakes import (
     FakeAnnouncer,
     FakeBrokerSession,
@@ -20,6 +21,7 @@ from adapters.fakes import (
     InMemoryOutbox,
 )
 from adapters.fakes.recipes import InMemoryRecipeStore
+from adapters.fakes.schedules import InMemoryScheduleBook
 from adapters.host import ProcessMetrics
 from adapters.memory import InMemoryStatusBoard
 from adapters.mqtt.commands import MqttCommands
@@ -34,6 +36,7 @@ from bootstrap.resources import (
     open_nvs,
     open_outbox,
     open_recipes,
+    open_schedules,
     run_grbl_simulator,
 )
 
@@ -70,6 +73,10 @@ class RealAdapters(containers.DeclarativeContainer):
     recipe_store = providers.Resource(open_recipes, data_dir=config.data_dir)
     recipe_book = recipe_store.provided.book
     recipe_runs = recipe_store.provided.run_log
+    schedule_book = providers.Resource(open_schedules, data_dir=config.data_dir)
+    calendar = providers.Singleton(CronsimCalendar)
+    # the schedules' wall clock, apart so that tests can move it by hand
+    schedule_clock = providers.Singleton(SystemClock)
     host = providers.Singleton(ProcessMetrics)
     telemetry = providers.Singleton(MqttTelemetry, session=broker, base=mqtt_names.provided.base)
     # a driving adapter: the use cases container gives it the handler
@@ -114,6 +121,9 @@ class FakeAdapters(containers.DeclarativeContainer):
     recipe_store = providers.Singleton(InMemoryRecipeStore)
     recipe_book = recipe_store.provided.book
     recipe_runs = recipe_store.provided.run_log
+    schedule_book = providers.Singleton(InMemoryScheduleBook)
+    calendar = providers.Singleton(CronsimCalendar)
+    schedule_clock = providers.Singleton(SystemClock)
     host = providers.Singleton(ProcessMetrics)
     telemetry = providers.Singleton(FakeTelemetryLink)
     command_source = providers.Factory(FakeCommandSource)

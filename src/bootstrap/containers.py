@@ -13,6 +13,7 @@ from adapters.http.app import create_http_app
 from adapters.http.calibration_routes import CalibrationEndpoints
 from adapters.http.pump_routes import PumpEndpoints
 from adapters.http.recipe_routes import RecipeEndpoints
+from adapters.http.schedule_routes import ScheduleEndpoints
 from adapters.http.ws_routes import LiveFeed
 from adapters.storage.recipe_examples import load_examples
 from application.calibrate_pump import (
@@ -36,6 +37,7 @@ from application.emergency_stop import EmergencyStop, ResetEmergencyStop
 from application.execute_recipe import ExecuteRecipe
 from application.handle_command import HandleCommand
 from application.list_history import ListHistory
+from application.manage_schedules import ScheduleAdmin
 from application.publish_status import PublishStatus
 from application.pump_presets import PumpPresets
 from application.recipe_conductor import RecipeConductor
@@ -47,12 +49,14 @@ from application.report_status import ReportStatus
 from application.reservoirs import Reservoirs
 from application.run_pump import RunPump
 from application.safety_gate import SafetyGate
+from application.schedule_executor import ScheduleExecutor
 from application.steer_recipe_run import SteerRecipeRun
 from application.stop_pump import StopPump
 from application.telemetry_drainer import TelemetryDrainer
 from bootstrap.adapter_containers import FakeAdapters, RealAdapters, SimulatedAdapters
 from bootstrap.resources import (
     calibration_defaults,
+    default_timezone,
     ha_discovery_configs,
     pump_dose_limits,
     pump_ids,
@@ -167,6 +171,25 @@ class UseCases(containers.DeclarativeContainer):
         SteerRecipeRun, control=control_plane, conductor=conductor, runs=adapters.recipe_runs
     )
     dispense = providers.Factory(DispenseVolume, control=control_plane)
+    schedule_admin = providers.Singleton(
+        ScheduleAdmin,
+        book=adapters.schedule_book,
+        calendar=adapters.calendar,
+        clock=adapters.schedule_clock,
+        pump_ids=providers.Callable(pump_ids, config.pumps),
+        recipe_exists=recipes.provided.exists,
+        default_timezone=providers.Callable(default_timezone, config.schedules.timezone),
+    )
+    schedule_executor = providers.Singleton(
+        ScheduleExecutor,
+        book=adapters.schedule_book,
+        calendar=adapters.calendar,
+        clock=adapters.schedule_clock,
+        latch=latch,
+        dispense=dispense.provided.execute,
+        run_recipe=execute_recipe.provided.execute,
+        alarms=record_telemetry,
+    )
     emergency_stop = providers.Factory(
         EmergencyStop,
         controller=adapters.controller,
@@ -307,6 +330,9 @@ class UseCases(containers.DeclarativeContainer):
             delete=delete_calibration,
             run=run_calibration,
             record=record_calibration,
+        ),
+        schedules=providers.Factory(
+            ScheduleEndpoints, admin=schedule_admin, executor=schedule_executor
         ),
         recipes=providers.Factory(
             RecipeEndpoints, library=recipes, execute=execute_recipe, steer=steer_recipe_run

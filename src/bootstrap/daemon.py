@@ -1,8 +1,10 @@
 """The daemon: start order, threads and signals (DESIGN §2).
 
 Start order (the user's): settings → token → resources (NVS, journal, simulator) →
-control-plane thread (owns the serial port, connects to the controller) → HTTP server
-listening → only then the MQTT supervisor thread. SIGTERM/SIGINT take the emergency stop's
+control-plane thread (owns the serial port, connects to the controller) → the scheduler
+thread, which decides schedule slots only once the controller is connected and the doses a
+crash left are settled (slots missed until then follow their missed-run policy) → HTTP
+server listening → only then the MQTT supervisor thread. SIGTERM/SIGINT take the emergency stop's
 path: the feed hold is written to the serial line from the signal handler itself, then,
 once uvicorn finished, every running dose is brought to rest and journaled as stopped and
 the latch is engaged per ``safety.latch_on_shutdown``; the supervisor publishes
@@ -120,8 +122,10 @@ class Daemon:
             name="control-plane",
             daemon=True,
         )
+        scheduler = threading.Thread(target=self._schedules, name="scheduler", daemon=True)
         try:
             plane.start()
+            scheduler.start()
             log.info(
                 "started",
                 http=f"http://{settings.http.host}:{settings.http.port}",
@@ -138,10 +142,20 @@ class Daemon:
                     self._exit_signal, settings.safety.latch_on_shutdown
                 )
             self._stop.set()
-            self._stop_network_plane()
+            self._stop_network_plane()  # the shared sleeper's stop also ends the scheduler
+            scheduler.join(timeout=10)
             plane.join(timeout=30)
             self.app.shutdown_resources()
             log.info("stopped")
+
+    def _schedules(self) -> None:
+        """The scheduler thread: wait for a connected, settled controller, then decide
+        schedule slots every second until shutdown."""
+        sleeper, runner = self.app.adapters.sleeper(), self.app.runner()
+        while not (runner.connected and runner.settled):
+            if sleeper.wait(0.5):
+                return
+        self.app.schedule_executor().run(sleeper)
 
     def _start_network_plane(self) -> None:
         """After HTTP listens: the MQTT supervisor, the telemetry drainer, the status

@@ -9,6 +9,8 @@ from importlib.metadata import version as package_version
 from pathlib import Path
 from typing import Any
 
+import tzlocal
+
 from adapters.mqtt.ha_discovery import HaDevice, HaPump, discovery_messages
 from adapters.sim.grbl import GrblConfig
 from adapters.sim.pty_host import PtyGrblSimulator
@@ -16,6 +18,7 @@ from adapters.storage.journal import SqliteDoseJournal
 from adapters.storage.nvs import SqliteNvs
 from adapters.storage.outbox import SqliteOutbox
 from adapters.storage.recipes import SqliteRecipeStore
+from adapters.storage.schedules import SqliteScheduleBook
 from application.device_profile import DeviceProfiles
 from application.ports import NetworkIdentity
 from application.pump_presets import Preset
@@ -42,6 +45,26 @@ def open_recipes(data_dir: str) -> Iterator[SqliteRecipeStore]:
         yield store
     finally:
         store.close()
+
+
+def open_schedules(data_dir: str) -> Iterator[SqliteScheduleBook]:
+    """Resource: the schedules and the slots they fired at ``<data_dir>/schedules.sqlite3``."""
+    book = SqliteScheduleBook(Path(data_dir) / "schedules.sqlite3")
+    try:
+        yield book
+    finally:
+        book.close()
+
+
+def default_timezone(configured: str) -> str:
+    """The zone a schedule gets when it names none: ``schedules.timezone``, else the
+    system's own (tzlocal reads /etc/localtime, TZ), else UTC."""
+    if configured:
+        return configured
+    try:
+        return str(tzlocal.get_localzone_name() or "UTC")
+    except Exception:  # an unreadable or odd /etc/localtime must not stop the daemon
+        return "UTC"
 
 
 def pump_ids(pumps: list[dict[str, Any]]) -> list[str]:

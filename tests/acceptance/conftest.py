@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from dependency_injector import providers
 from pytest_bdd import given, parsers, then, when
 
 from bootstrap.containers import UseCases, bootstrap
@@ -63,8 +64,13 @@ def settings(tmp_path: Path) -> dict[str, Any]:
 def daemon_factory(settings: dict[str, Any], wiring: str) -> Iterator[Any]:
     started: list[Daemon] = []
 
-    def start() -> Daemon:
-        daemon = Daemon(bootstrap(settings, wiring=wiring), wiring)  # type: ignore[arg-type]
+    def start(**adapters: Any) -> Daemon:
+        """Start a daemon; ``adapters`` replace its adapters by provider name (what a
+        restarted fake daemon must find again: its journal, its stores)."""
+        app = bootstrap(settings, wiring=wiring)  # type: ignore[arg-type]
+        for name, adapter in adapters.items():
+            getattr(app.adapters, name).override(providers.Object(adapter))
+        daemon = Daemon(app, wiring)
         daemon.start()
         started.append(daemon)
         return daemon

@@ -23,6 +23,7 @@ from adapters.http.emergency_routes import EmergencyEndpoints
 from adapters.http.errors import UnexpectedErrorMiddleware, exception_handlers
 from adapters.http.pump_routes import PumpEndpoints, pump_routes
 from adapters.http.recipe_routes import RecipeEndpoints, recipe_routes
+from adapters.http.schedule_routes import ScheduleEndpoints, schedule_routes
 from adapters.http.serialize import RequestRejected, read_body
 from adapters.http.ws_routes import LiveFeed
 from application.device_config import ReadDeviceConfig, UpdateDeviceConfig
@@ -46,6 +47,7 @@ def create_http_app(
     pumps: PumpEndpoints,
     calibration: CalibrationEndpoints,
     recipes: RecipeEndpoints,
+    schedules: ScheduleEndpoints,
     live: LiveFeed,
     token: str,
 ) -> Starlette:
@@ -76,6 +78,7 @@ def create_http_app(
         *pump_routes(pumps),
         *calibration_routes(calibration),
         *recipe_routes(recipes),
+        *schedule_routes(schedules),
         WebSocketRoute("/ws", live.serve),
     ]
     return Starlette(

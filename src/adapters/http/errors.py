@@ -27,6 +27,7 @@ from domain.errors import (
     InvalidDose,
     InvalidRecipe,
     InvalidReservoir,
+    InvalidSchedule,
     LimitExceeded,
     LimitReached,
     NotCalibrated,
@@ -36,6 +37,7 @@ from domain.errors import (
     RecipeRunConflict,
     UnknownPump,
     UnknownRecipe,
+    UnknownSchedule,
 )
 from domain.registration import InvalidProfile
 
@@ -60,6 +62,8 @@ _STATUS_OF: dict[type[DoserError], int] = {
     UnknownRecipe: 404,
     RecipeExists: 409,
     RecipeRunConflict: 409,
+    InvalidSchedule: 422,
+    UnknownSchedule: 404,
 }
 _HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}
 
@@ -83,7 +87,13 @@ def _doser_error(request: Request, exc: Exception) -> Response:
     status = next((_STATUS_OF[c] for c in type(exc).__mro__ if c in _STATUS_OF), 409)
     extra: dict[str, object] = {}
     if isinstance(
-        exc, InvalidDose | InvalidProfile | InvalidCalibration | InvalidReservoir | InvalidRecipe
+        exc,
+        InvalidDose
+        | InvalidProfile
+        | InvalidCalibration
+        | InvalidReservoir
+        | InvalidRecipe
+        | InvalidSchedule,
     ):
         extra["field"] = exc.field
     if isinstance(exc, LimitExceeded | LimitReached):
