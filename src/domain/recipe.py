@@ -11,13 +11,13 @@ volumes in ml, flow rates in ml/min, waits in s.
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeGuard
+from typing import Any
 
 from domain.errors import InvalidRecipe
+from domain.numbers import is_finite_number
 
 MAX_STEPS = 100
 MAX_WAIT_S = 24 * 3600.0
@@ -182,7 +182,7 @@ def _step_from_plain(plain: object, where: str) -> RecipeStep:
 
 
 def _number(value: object, field: str, unit: str) -> float:
-    if not _is_number(value):
+    if not is_finite_number(value):
         raise InvalidRecipe(f"{field} must be a finite number in {unit}", field=field)
     return float(value)
 
@@ -202,7 +202,7 @@ def _check_step(step: RecipeStep, where: str) -> None:
         _positive(dose.volume_ml, f"{at}.volume", "ml")
         _positive(dose.flow_rate_ml_min, f"{at}.flowRate", "ml/min")
     wait = step.wait_s
-    if not _is_number(wait) or not 0 <= wait <= MAX_WAIT_S:
+    if not is_finite_number(wait) or not 0 <= wait <= MAX_WAIT_S:
         raise InvalidRecipe(
             f"{where}.waitSeconds must be a number of seconds from 0 to {MAX_WAIT_S:g}",
             field=f"{where}.waitSeconds",
@@ -210,18 +210,8 @@ def _check_step(step: RecipeStep, where: str) -> None:
 
 
 def _positive(value: object, field: str, unit: str) -> None:
-    if not _is_number(value) or value <= 0:
+    if not is_finite_number(value) or value <= 0:
         raise InvalidRecipe(f"{field} must be a finite number > 0 {unit}", field=field)
-
-
-def _is_number(value: object) -> TypeGuard[float]:
-    # bool is an int subclass: a JSON true must not become 1 ml.
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return False
-    try:
-        return math.isfinite(value)
-    except OverflowError:
-        return False
 
 
 def _mapping(plain: object, where: str) -> Mapping[str, Any]:

@@ -8,12 +8,11 @@ check, not the clock hour or the calendar day.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
-from typing import TypeGuard
 
 from domain.dose import PumpLimits
 from domain.errors import LimitReached
+from domain.numbers import is_finite_number
 
 # Sums of journaled volumes carry float noise (0.1 + 0.2 ml); a dose that fits to within
 # a nanolitre fits.
@@ -62,7 +61,7 @@ class ReservoirSpec:
 
     def __post_init__(self) -> None:
         _require_limit("capacity_ml", self.capacity_ml)
-        if not (_is_number(self.low_ml) and 0 <= self.low_ml < self.capacity_ml):
+        if not (is_finite_number(self.low_ml) and 0 <= self.low_ml < self.capacity_ml):
             raise ValueError(
                 f"low_ml must be at least 0 and below capacity_ml ({self.capacity_ml:g} ml), "
                 f"got {self.low_ml!r}"
@@ -91,7 +90,7 @@ class ReservoirLevel:
 
     def __post_init__(self) -> None:
         ReservoirSpec(self.capacity_ml, self.low_ml)  # the same rules for both
-        if not (_is_number(self.level_ml) and 0 <= self.level_ml <= self.capacity_ml):
+        if not (is_finite_number(self.level_ml) and 0 <= self.level_ml <= self.capacity_ml):
             raise ValueError(
                 f"level_ml must be between 0 and {self.capacity_ml:g} ml, got {self.level_ml!r}"
             )
@@ -125,7 +124,7 @@ class Usage:
     def __post_init__(self) -> None:
         for name in ("pump_last_hour_ml", "pump_last_day_ml", "all_last_day_ml"):
             value = getattr(self, name)
-            if not (_is_number(value) and value >= 0):
+            if not (is_finite_number(value) and value >= 0):
                 raise ValueError(f"{name} must be a finite number ≥ 0 ml, got {value!r}")
 
 
@@ -150,7 +149,7 @@ def check_quota(
     is left; ``ValueError`` when ``volume_ml`` is not a finite number ≥ 0 or
     ``global_max_ml_per_day`` is neither None nor a positive finite number.
     """
-    if not (_is_number(volume_ml) and volume_ml >= 0):
+    if not (is_finite_number(volume_ml) and volume_ml >= 0):
         raise ValueError(f"volume_ml must be a finite number ≥ 0 ml, got {volume_ml!r}")
     for rule, limit, used, scope in _quotas(pump_id, usage, safety, global_max_ml_per_day):
         left = max(0.0, limit - used)
@@ -207,18 +206,8 @@ def _quotas(
     return [(rule, limit, used, who) for rule, limit, used, who in quotas if limit is not None]
 
 
-def _is_number(value: object) -> TypeGuard[float]:
-    # bool is an int subclass; True must not pass for 1 ml.
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return False
-    try:
-        return math.isfinite(value)
-    except OverflowError:  # an int too large for a float (10**400)
-        return False
-
-
 def _require_limit(name: str, value: float | None, *, optional: bool = False) -> None:
     if value is None and optional:
         return
-    if not (_is_number(value) and value > 0):
+    if not (is_finite_number(value) and value > 0):
         raise ValueError(f"{name} must be a positive finite number, got {value!r}")

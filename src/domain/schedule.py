@@ -19,9 +19,10 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, TypeGuard
+from typing import Any
 
 from domain.errors import InvalidSchedule
+from domain.numbers import is_finite_number
 
 MAX_NAME = 80
 MAX_CRON = 200
@@ -117,7 +118,7 @@ class Schedule:
             raise InvalidSchedule("timezone must be an IANA time zone name", field="timezone")
         if not isinstance(enabled, bool):
             raise InvalidSchedule("enabled must be true or false", field="enabled")
-        if not _is_number(grace_s) or not 0 <= grace_s <= MAX_GRACE_S:
+        if not is_finite_number(grace_s) or not 0 <= grace_s <= MAX_GRACE_S:
             raise InvalidSchedule(
                 f"graceSeconds must be a number of seconds from 0 to {MAX_GRACE_S:g}",
                 field="graceSeconds",
@@ -223,7 +224,7 @@ def _check_target(target: ScheduleTarget) -> None:
         (target.volume_ml, "target.volume", "ml"),
         (target.flow_rate_ml_min, "target.flowRate", "ml/min"),
     ):
-        if not _is_number(value) or value <= 0:
+        if not is_finite_number(value) or value <= 0:
             raise InvalidSchedule(f"{field} must be a finite number > 0 {unit}", field=field)
 
 
@@ -236,16 +237,6 @@ def _policy(value: object) -> MissedRunPolicy:
         raise InvalidSchedule(
             "missedRunPolicy must be 'skip' or 'run_if_within'", field="missedRunPolicy"
         ) from None
-
-
-def _is_number(value: object) -> TypeGuard[float]:
-    # bool is an int subclass: a JSON true must not become 1 ml.
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return False
-    try:
-        return math.isfinite(value)
-    except OverflowError:
-        return False
 
 
 def _iso(moment: datetime | None) -> str | None:

@@ -112,16 +112,18 @@ class FakeAnnouncer:
 
 @dataclass
 class RecordingAlarms:
-    """``AlarmSink`` that keeps every alarm: ``raised`` holds (type, severity, message,
-    details) in order."""
+    """``AlarmSink`` that keeps every alarm: ``raised`` holds (type, severity, details) in
+    order, ``messages`` the texts for people."""
 
-    raised: list[tuple[str, Severity, str, dict[str, Any]]] = field(default_factory=list)
+    raised: list[tuple[str, Severity, dict[str, Any]]] = field(default_factory=list)
+    messages: list[str] = field(default_factory=list)
 
     def raise_alarm(
         self, alarm_type: str, message: str, severity: Severity, **details: Any
     ) -> None:
-        self.raised.append((alarm_type, severity, message, details))
+        self.raised.append((alarm_type, severity, details))
+        self.messages.append(message)
 
     def types(self) -> list[str]:
         """The alarm types raised, in order."""
-        return [alarm_type for alarm_type, _, _, _ in self.raised]
+        return [alarm_type for alarm_type, _, _ in self.raised]

@@ -3,13 +3,17 @@ under the dead man, crash settlement at the first connect, link-loss alarms."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
 
 import pytest
 
-from adapters.fakes import FakeMotionController, InMemoryJournal, InMemoryNvs, ManualClock
+from adapters.fakes import (
+    FakeMotionController,
+    InMemoryJournal,
+    InMemoryNvs,
+    ManualClock,
+    RecordingAlarms,
+)
 from adapters.memory import InMemoryStatusBoard
 from application.calibration_book import CalibrationBook
 from application.dose_runner import DoseRunner
@@ -32,19 +36,6 @@ from domain.telemetry import Severity
 START = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 
 
-@dataclass
-class Alarms:
-    raised: list[tuple[str, Severity, dict[str, Any]]] = field(default_factory=list)
-
-    def raise_alarm(
-        self, alarm_type: str, message: str, severity: Severity, **details: Any
-    ) -> None:
-        self.raised.append((alarm_type, severity, details))
-
-    def types(self) -> list[str]:
-        return [t for t, _, _ in self.raised]
-
-
 class Rig:
     def __init__(self, *, ml_per_mm: float | None = 0.05, journal: InMemoryJournal | None = None):
         self.clock = ManualClock(START)
@@ -52,7 +43,7 @@ class Rig:
         self.journal = journal or InMemoryJournal()
         self.nvs = InMemoryNvs()
         self.board = InMemoryStatusBoard()
-        self.alarms = Alarms()
+        self.alarms = RecordingAlarms()
         self.reservoirs = Reservoirs(self.nvs, {"X": ReservoirSpec.of(100.0, 10.0)})
         limits = {"X": PumpSafety(50.0, 150.0, max_ml_per_hour=20.0), "Y": PumpSafety(50.0, 150.0)}
         self.calibrations = CalibrationBook(self.nvs, self.clock, {"X": ml_per_mm, "Y": 0.05})

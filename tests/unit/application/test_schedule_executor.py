@@ -5,14 +5,12 @@ recorded and alarmed, disabled schedules never fire, and "run now"."""
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import pytest
 
 from adapters.cron import CronsimCalendar
-from adapters.fakes import InMemoryNvs, ManualClock, ManualSleeper
+from adapters.fakes import InMemoryNvs, ManualClock, ManualSleeper, RecordingAlarms
 from adapters.fakes.schedules import InMemoryScheduleBook
 from application.emergency_latch import EmergencyLatch
 from application.schedule_executor import ScheduleExecutor
@@ -33,19 +31,6 @@ DOSE = DoseTarget("X", 5.0, 10.0)
 EIGHT = datetime(2026, 11, 21, 8, 0, tzinfo=UTC)
 
 
-@dataclass
-class Alarms:
-    raised: list[tuple[str, Severity, dict[str, Any]]] = field(default_factory=list)
-
-    def raise_alarm(
-        self, alarm_type: str, message: str, severity: Severity, **details: Any
-    ) -> None:
-        self.raised.append((alarm_type, severity, details))
-
-    def types(self) -> list[str]:
-        return [alarm_type for alarm_type, _, _ in self.raised]
-
-
 class Rig:
     """An executor on fakes, starting at ``start``; doses and recipe runs are recorded."""
 
@@ -53,7 +38,7 @@ class Rig:
         self.clock = ManualClock(start)
         self.book = InMemoryScheduleBook()
         self.latch = EmergencyLatch(InMemoryNvs(), self.clock)
-        self.alarms = Alarms()
+        self.alarms = RecordingAlarms()
         self.doses: list[tuple[str, float, float]] = []
         self.recipe_runs: list[tuple[str, str]] = []
         self.refusal: Exception | None = None
