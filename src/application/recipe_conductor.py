@@ -164,7 +164,9 @@ class RecipeConductor:
             first = cut_short[0]
             reason = f"step {run.step_index + 1}: pump {first.pump_id} {first.outcome.value}"
             run.fail(
-                f"{reason}: {first.reason}" if first.reason else reason, self._now(), dispensed
+                f"{reason}: {first.reason}" if first.reason else reason,
+                self._clock.now(),
+                dispensed,
             )
             self._finish(run, Severity.CRITICAL, "recipeFailed")
             return
@@ -184,7 +186,9 @@ class RecipeConductor:
         try:
             dose_ids = self._runner.start_group(doses, StepRef(run.run_id, run.step_index))
         except DoserError as exc:
-            run.fail(f"step {run.step_index + 1} could not start: {exc.message}", self._now(), {})
+            run.fail(
+                f"step {run.step_index + 1} could not start: {exc.message}", self._clock.now(), {}
+            )
             self._finish(run, Severity.CRITICAL, "recipeFailed")
             if run.step_index == 0:
                 raise
@@ -257,9 +261,6 @@ class RecipeConductor:
         self._runs.save(record)
         self.latest = record
         return record
-
-    def _now(self) -> datetime:
-        return self._clock.now()
 
     def _alarm(
         self, alarm_type: str, message: str, severity: Severity, recipe: Recipe, **details: object

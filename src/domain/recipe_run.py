@@ -37,6 +37,7 @@ class RunState(enum.Enum):
 
     @property
     def final(self) -> bool:
+        """Whether the run has ended (completed, aborted, failed, interrupted)."""
         return self in _FINAL
 
 
@@ -79,6 +80,7 @@ class RecipeRunRecord:
 
     @property
     def total_ml(self) -> float:
+        """What flowed over all pumps (ml)."""
         return round(sum(self.dispensed_ml.values()), 6)
 
 
@@ -161,9 +163,11 @@ class RecipeRun:
         self.ended_at = at
 
     def on_last_step(self) -> bool:
+        """Transition condition: the step that ended was the recipe's last."""
         return self.step_index >= len(self.recipe.steps) - 1
 
     def paused_dosing(self) -> bool:
+        """Transition condition: the pause held a dosing step (not a wait)."""
         return self._paused_from is RunState.DOSING
 
     @property
@@ -200,9 +204,7 @@ class RecipeRun:
             self.dispensed_ml[pump_id] = round(self.dispensed_ml.get(pump_id, 0.0) + ml, 6)
 
     def _fire(self, trigger: str) -> None:
-        if not self._machine.get_triggers(self.state.name) or trigger not in (
-            self._machine.get_triggers(self.state.name)
-        ):
+        if trigger not in self._machine.get_triggers(self.state.name):
             raise RecipeRunConflict(
                 f"recipe run {self.run_id} is {self.state.value}: cannot {_VERB[trigger]}"
             )
