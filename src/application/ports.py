@@ -16,6 +16,7 @@ from domain.motion import ControllerStatus
 from domain.recipe import Recipe
 from domain.recipe_run import RecipeRunRecord
 from domain.registration import DeviceRegistration
+from domain.scale import ScaleReading
 from domain.schedule import Schedule, ScheduleRunRecord
 from domain.status import SystemSnapshot
 from domain.telemetry import MessageKind, OutboxEntry, Severity
@@ -407,3 +408,31 @@ class CronCalendar(Protocol):
 
     def next_slot(self, expression: str, timezone: str, after: datetime) -> datetime:
         """The first firing instant (UTC) strictly after ``after``."""
+
+
+class Scale(Protocol):
+    """A laboratory scale on a serial line (Mettler Toledo MT-SICS), read continuously.
+
+    Only the control-plane thread calls these. The adapter keeps the newest streamed
+    reading (MT-SICS ``SIR``), so ``latest`` never waits on the wire; ``tare`` and ``zero``
+    wait for the scale's answer up to ``timeout_s`` (s). Every method raises
+    ``ScaleUnavailable`` when the link is down or the scale stays silent, ``ScaleFault``
+    when the scale answers that it cannot (overload, not stable in time, rejected).
+    """
+
+    def open(self) -> None:
+        """Open the link, check the scale answers, and start streaming weights."""
+
+    def close(self) -> None:
+        """Stop streaming and close the link. Idempotent."""
+
+    def latest(self) -> ScaleReading:
+        """The newest reading; raises ``ScaleUnavailable`` when none arrived within the
+        adapter's staleness bound (a silent scale is never read as a frozen weight)."""
+
+    def tare(self, timeout_s: float) -> float:
+        """Tare (MT-SICS ``T``): the scale waits for a stable weight and stores it as the
+        tare; later readings are net of it. Returns the tare weight (g)."""
+
+    def zero(self, timeout_s: float) -> None:
+        """Zero (MT-SICS ``Z``): the scale sets a new zero at the next stable weight."""

@@ -188,3 +188,21 @@ class RecipeExists(DoserError):
     """A recipe with that id is already stored (create it under another id, or replace it)."""
 
     code = "recipe_exists"
+
+
+class ScaleUnavailable(DoserError):
+    """The scale is not configured, its link is down, or it sent no reading in time."""
+
+    code = "scale_unavailable"
+
+
+class ScaleFault(DoserError):
+    """The scale answered but cannot do it now: ``reason`` is ``overload``, ``underload``,
+    ``unstable`` (no stable weight in time), ``rejected`` (``ES``/``EL``/``ET`` or a
+    command-specific ``I``), or ``unit`` (a unit we do not convert to grams)."""
+
+    code = "scale_fault"
+
+    def __init__(self, message: str, *, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
