@@ -70,6 +70,34 @@ class SteerRecipeRun:
 
 
 @dataclass(frozen=True, slots=True)
+class StartWeighDispense:
+    """Dispense ``target_g`` (g) on pump ``pump_id`` by weight; ``tolerance_g`` (g) and
+    the fast-phase ``flow_rate_ml_min`` (ml/min) default when None. The result is the run
+    id."""
+
+    pump_id: str
+    target_g: float
+    tolerance_g: float | None
+    flow_rate_ml_min: float | None
+    origin: str
+
+
+@dataclass(frozen=True, slots=True)
+class AbortWeighDispense:
+    """Abort the live dispense by weight ``run_id``; the result is its view after."""
+
+    run_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class ScaleCommand:
+    """``action`` on the scale: ``read`` (the newest reading), ``tare`` (the tare weight,
+    g) or ``zero``. Refused while a dispense by weight runs (except ``read``)."""
+
+    action: Literal["read", "tare", "zero"]
+
+
+@dataclass(frozen=True, slots=True)
 class RefreshStatus:
     """Publish a fresh snapshot now (after a change the control plane does not see)."""
 
@@ -82,5 +110,8 @@ Command = (
     | HaltAll
     | ExecuteRecipe
     | SteerRecipeRun
+    | StartWeighDispense
+    | AbortWeighDispense
+    | ScaleCommand
     | RefreshStatus
 )

@@ -16,20 +16,24 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from application.commands import (
+    AbortWeighDispense,
     Command,
     ExecuteRecipe,
     HaltAll,
     RefreshStatus,
+    ScaleCommand,
     StartCalibrationRun,
     StartContinuous,
     StartDose,
+    StartWeighDispense,
     SteerRecipeRun,
     StopPump,
 )
 from application.dose_runner import DoseRunner
 from application.ports import Clock
 from application.recipe_conductor import RecipeConductor
-from domain.errors import ControllerUnavailable, DoserError
+from application.weigh_conductor import WeighConductor
+from domain.errors import ControllerUnavailable, DoserError, ScaleUnavailable
 
 log = logging.getLogger(__name__)
 _STOP_LATENCY_S = 0.1
@@ -43,8 +47,9 @@ class _Envelope:
 
 
 class ControlPlane:
-    """Runs ``DoseRunner`` (and the ``conductor``'s recipe runs, if given) on its own
-    thread and serialises every command through a queue.
+    """Runs ``DoseRunner`` (and the ``conductor``'s recipe runs and the ``weigher``'s
+    dispenses by weight, if given) on its own thread and serialises every command through
+    a queue.
 
     ``poll_interval_s`` (s) is the status poll period while dosing (DESIGN: ≥ 20 Hz);
     ``idle_poll_interval_s`` (s) while idle; ``reconnect_interval_s`` (s) between attempts to
@@ -57,12 +62,14 @@ class ControlPlane:
         clock: Clock,
         *,
         conductor: RecipeConductor | None = None,
+        weigher: WeighConductor | None = None,
         poll_interval_s: float = 0.05,
         idle_poll_interval_s: float = 1.0,
         reconnect_interval_s: float = 5.0,
     ) -> None:
         self._runner = runner
         self._conductor = conductor
+        self._weigher = weigher
         self._clock = clock
         self._poll_interval_s = poll_interval_s
         self._idle_poll_interval_s = idle_poll_interval_s
@@ -98,6 +105,9 @@ class ControlPlane:
             finally:
                 if self._conductor is not None:
                     self._conductor.halt("daemon shutting down")
+                if self._weigher is not None:
+                    self._weigher.halt("daemon shutting down")
+                    self._weigher.close()
                 self._drop_pending("daemon shutting down")
                 self._runner.close()
 
@@ -118,6 +128,8 @@ class ControlPlane:
             self._runner.connect()
             if self._conductor is not None:  # a run waiting for its next step fails now
                 self._guarded(self._conductor.tick)
+            if self._weigher is not None:
+                self._guarded(self._weigher.tick)
             self._next_tick = now + (
                 self._poll_interval_s if self._runner.connected else self._reconnect_interval_s
             )
@@ -125,7 +137,13 @@ class ControlPlane:
         self._guarded(self._runner.tick)
         if self._conductor is not None:
             self._guarded(self._conductor.tick)
-        busy = self._runner.dosing or (self._conductor is not None and self._conductor.active)
+        if self._weigher is not None:
+            self._guarded(self._weigher.tick)
+        busy = (
+            self._runner.dosing
+            or (self._conductor is not None and self._conductor.active)
+            or (self._weigher is not None and self._weigher.active)
+        )
         interval = self._poll_interval_s if busy else self._idle_poll_interval_s
         self._next_tick = max(self._next_tick + interval, now)
 
@@ -158,11 +176,12 @@ class ControlPlane:
         self._next_tick = min(self._next_tick, self._clock.monotonic() + self._poll_interval_s)
 
     def _execute(self, command: Command) -> Any:
-        conductor = self._conductor
-        if conductor is not None and isinstance(
-            command, StartDose | StartContinuous | StartCalibrationRun
-        ):
+        conductor, weigher = self._conductor, self._weigher
+        starts = StartDose | StartContinuous | StartCalibrationRun
+        if conductor is not None and isinstance(command, starts | StartWeighDispense):
             conductor.ensure_idle()
+        if weigher is not None and isinstance(command, starts | ExecuteRecipe):
+            weigher.ensure_idle()
         match command:
             case StartDose(pump_id, volume_ml, flow_rate_ml_min):
                 return self._runner.start(pump_id, volume_ml, flow_rate_ml_min)
@@ -177,6 +196,8 @@ class ControlPlane:
                 halted = self._runner.stop_all(reason)
                 if conductor is not None:
                     conductor.halt(reason)
+                if weigher is not None:
+                    weigher.halt(reason)
                 self._runner.publish()
                 return halted
             case ExecuteRecipe(recipe, origin):
@@ -187,6 +208,16 @@ class ControlPlane:
                 return self._recipes().resume(run_id)
             case SteerRecipeRun(run_id, _):
                 return self._recipes().abort(run_id)
+            case StartWeighDispense(pump_id, target_g, tolerance_g, flow, origin):
+                return self._weighing().start(pump_id, target_g, tolerance_g, flow, origin)
+            case AbortWeighDispense(run_id):
+                return self._weighing().abort(run_id)
+            case ScaleCommand("read"):
+                return self._weighing().read()
+            case ScaleCommand("tare"):
+                return self._weighing().tare()
+            case ScaleCommand(_):
+                return self._weighing().zero()
             case RefreshStatus():
                 self._runner.publish()
                 return None
@@ -195,6 +226,11 @@ class ControlPlane:
         if self._conductor is None:
             raise ControllerUnavailable("recipes are not wired into this control plane")
         return self._conductor
+
+    def _weighing(self) -> WeighConductor:
+        if self._weigher is None:
+            raise ScaleUnavailable("no scale is wired into this control plane")
+        return self._weigher
 
     def _drop_pending(self, reason: str) -> None:
         while True:

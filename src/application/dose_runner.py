@@ -224,6 +224,18 @@ class DoseRunner:
         ]
         self._preflight.check_steps(steps)
 
+    def check_dose(self, pump_id: str, volume_ml: float, flow_rate_ml_min: float) -> None:
+        """Pre-flight of a dose made of several motions (a dispense by weight): ``volume_ml``
+        (ml) at ``flow_rate_ml_min`` (ml/min) against the pump's state, calibration, request
+        limits, quotas and reservoir. Nothing is journaled. Raises as ``start``."""
+        self._ensure_link()
+        dose = (self._pump(pump_id), volume_ml, flow_rate_ml_min)
+        self._preflight.check_steps([[dose]], name_steps=False)
+
+    def max_flow_ml_min(self, pump_id: str) -> float:
+        """The pump's maximum flow rate (ml/min). Raises ``UnknownPump``."""
+        return self._pump(pump_id).spec.limits.max_flow_ml_min
+
     def pause(self) -> None:
         """Feed hold every running dose (a recipe paused): the axes decelerate to rest and
         the doses stay running until ``resume``. No-op when nothing runs."""

@@ -16,7 +16,7 @@ from domain.motion import ControllerStatus
 from domain.recipe import Recipe
 from domain.recipe_run import RecipeRunRecord
 from domain.registration import DeviceRegistration
-from domain.scale import ScaleReading
+from domain.scale import ScaleReading, WeighRunView
 from domain.schedule import Schedule, ScheduleRunRecord
 from domain.status import SystemSnapshot
 from domain.telemetry import MessageKind, OutboxEntry, Severity
@@ -263,6 +263,9 @@ class TelemetryLink(Protocol):
     def publish_queue_status(self, status: Mapping[str, Any]) -> bool:
         """Outbox health (QoS 0, not retained)."""
 
+    def publish_scale_weight(self, weight: Mapping[str, Any]) -> bool:
+        """The scale's weight while dispensing by weight (QoS 0, not retained)."""
+
     def publish_command_result(
         self, result: Mapping[str, Any], reply_to: ReplyTo | None = None
     ) -> bool:
@@ -295,6 +298,14 @@ class RecipeEventSink(Protocol):
 
     def recipe_ended(self, record: RecipeRunRecord, at: datetime) -> None:
         """A run reached a final state (completed, aborted, failed, interrupted) at ``at``."""
+
+
+class WeighEventSink(Protocol):
+    """Where a dispense by weight reports its end (telemetry, ``{b}/weight/complete``).
+    Must not block on the network; never raises."""
+
+    def weight_completed(self, run: WeighRunView, at: datetime) -> None:
+        """``run`` ended (its ``result`` is set) at ``at`` (UTC)."""
 
 
 class HostMetrics(Protocol):

@@ -123,11 +123,14 @@ class Preflight:
                 raise
         return planned
 
-    def check_steps(self, steps: Sequence[Sequence[tuple[Pump, float, float]]]) -> None:
+    def check_steps(
+        self, steps: Sequence[Sequence[tuple[Pump, float, float]]], *, name_steps: bool = True
+    ) -> None:
         """Check a recipe's steps, each a list of (pump, volume ml, flow rate ml/min), as
         ``plan_group`` would plan them, without journaling anything; then every pump's
         total over all steps (and the sum over all pumps) against the quotas and
-        reservoirs. Raises as ``plan``, the message prefixed with the step (1-based)."""
+        reservoirs. Raises as ``plan``, the message prefixed with the step (1-based)
+        when ``name_steps``."""
         self.ensure_released()
         totals: dict[str, float] = {}
         for index, step in enumerate(steps):
@@ -141,8 +144,9 @@ class Preflight:
                     pump.plan("check", volume, effective, self.calibration(pump, effective))
                     totals[pump.pump_id] = totals.get(pump.pump_id, 0.0) + volume
             except DoserError as exc:
-                exc.message = f"step {index + 1}: {exc.message}"
-                exc.args = (exc.message,)
+                if name_steps:
+                    exc.message = f"step {index + 1}: {exc.message}"
+                    exc.args = (exc.message,)
                 raise
         if self._gate is not None:
             self._gate.check_many(totals)

@@ -1,5 +1,6 @@
 """Use case: publish latest-value telemetry: system status every 30 s idle / 5 s
-dispensing / 1 s in an emergency, each pump's status when it changes, and outbox health.
+dispensing / 1 s in an emergency, each pump's status when it changes, outbox health, and
+the scale's weight while dispensing by weight.
 
 Runs on its own network-plane thread; reads the control plane's snapshot, never waits on
 it. Nothing here is queued: a value missed while disconnected is replaced by the next.
@@ -22,8 +23,9 @@ from application.ports import (
 )
 from application.pump_presets import PumpPresets
 from domain.events import DoseOutcome
+from domain.scale import ScaleView
 from domain.status import PumpView, SystemState
-from domain.telemetry import OutboxPolicy
+from domain.telemetry import OutboxPolicy, scale_weight
 from domain.telemetry_status import StatusCadence, pump_status, queue_status, system_status
 
 log = logging.getLogger(__name__)
@@ -47,12 +49,14 @@ class PublishStatus:
         outbox_policy: OutboxPolicy,
         dropped: Callable[[], int],
         presets: PumpPresets,
+        scale: Callable[[], ScaleView] | None = None,
     ) -> None:
         self._link, self._board, self._outbox = link, board, outbox
         self._journal, self._host, self._clock = journal, host, clock
         self._sleeper, self._cadence, self._policy = sleeper, cadence, outbox_policy
         self._dropped = dropped
         self._presets = presets
+        self._scale = scale
         self._started = clock.monotonic()
         self._generation = -1
         self._next_status = 0.0
@@ -93,6 +97,9 @@ class PublishStatus:
             )
         for view in snapshot.pumps:
             self._publish_pump_if_changed(view)
+        weight = scale_weight(self._scale()) if self._scale is not None else None
+        if weight is not None:  # every tick (4 Hz) while dispensing by weight
+            self._link.publish_scale_weight(weight)
 
     def _publish_pump_if_changed(self, view: PumpView) -> None:
         preset_ml = self._presets.preset(view.pump_id).volume_ml

@@ -17,6 +17,7 @@ from typing import Any
 from application.ports import Clock, Outbox
 from domain.events import DoseEnded, DoseEvent, DoseStarted
 from domain.recipe_run import RecipeRunRecord
+from domain.scale import WeighRunView
 from domain.telemetry import (
     MessageKind,
     OutboxPolicy,
@@ -26,13 +27,15 @@ from domain.telemetry import (
     dispense_started,
     recipe_completed,
     recipe_started,
+    weight_completed,
 )
 
 log = logging.getLogger(__name__)
 
 
 class RecordTelemetry:
-    """``DoseEventSink``, ``RecipeEventSink`` and ``AlarmSink`` onto the outbox. ``notify``
+    """``DoseEventSink``, ``RecipeEventSink``, ``WeighEventSink`` and ``AlarmSink`` onto the
+    outbox. ``notify``
     wakes the drainer after an append. ``dropped`` counts events refused because the outbox
     was full."""
 
@@ -74,6 +77,10 @@ class RecordTelemetry:
     def recipe_ended(self, record: RecipeRunRecord, at: datetime) -> None:
         """The user's ``recipeComplete`` event (also for an aborted or failed run)."""
         self._append(MessageKind.RECIPE_COMPLETE, recipe_completed(record, at))
+
+    def weight_completed(self, run: WeighRunView, at: datetime) -> None:
+        """The user's ``weightDispenseComplete`` event (also for an aborted run)."""
+        self._append(MessageKind.WEIGHT_COMPLETE, weight_completed(run, at))
 
     def raise_alarm(
         self, alarm_type: str, message: str, severity: Severity, **details: Any

@@ -115,6 +115,7 @@ class PumpSettings(_Section):
     max_ml_per_day: float | None = Field(default=None, gt=0, allow_inf_nan=False)
     reservoir_ml: float | None = Field(default=None, gt=0, allow_inf_nan=False)
     reservoir_low_ml: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+    density_g_ml: float = Field(default=1.0, gt=0, le=25.0, allow_inf_nan=False)
 
     @model_validator(mode="after")
     def _low_mark_inside(self) -> PumpSettings:
@@ -137,6 +138,25 @@ class SafetySettings(_Section):
     dead_man_s: float = Field(default=5.0, ge=0.5, le=60.0, allow_inf_nan=False)
     progress_interval_s: float = Field(default=1.0, gt=0, le=60.0, allow_inf_nan=False)
     latch_on_shutdown: Literal["if_dosing", "always", "never"] = "if_dosing"
+
+
+class ScaleSettings(_Section):
+    """The scale for dispensing by weight: ``driver`` ``mt-sics`` (Mettler Toledo MT-SICS
+    on a serial ``port``) or ``none``; ``--simulate`` brings the bench's simulated one.
+    ``tolerance_g`` (g): the default accepted error of a dispense by weight;
+    ``resolution_g`` (g): the scale's readability; ``slow_flow_ml_min`` (ml/min): the
+    dribble phase; ``settle_timeout_s`` (s): how long a stable weight may take;
+    ``max_target_g`` (g): the largest target accepted (the scale's capacity less the
+    beaker)."""
+
+    driver: Literal["none", "mt-sics"] = "none"
+    port: str = "/dev/ttyUSB1"
+    baudrate: int = Field(default=9600, gt=0)
+    tolerance_g: float = Field(default=0.05, gt=0, allow_inf_nan=False)
+    resolution_g: float = Field(default=0.01, gt=0, allow_inf_nan=False)
+    slow_flow_ml_min: float = Field(default=10.0, gt=0, allow_inf_nan=False)
+    settle_timeout_s: float = Field(default=10.0, gt=0, le=120.0, allow_inf_nan=False)
+    max_target_g: float = Field(default=150.0, gt=0, allow_inf_nan=False)
 
 
 class ScheduleSettings(_Section):
@@ -174,6 +194,7 @@ class Settings(BaseSettings):
     controller: ControllerSettings = ControllerSettings()
     safety: SafetySettings = SafetySettings()
     schedules: ScheduleSettings = ScheduleSettings()
+    scale: ScaleSettings = ScaleSettings()
     pumps: list[PumpSettings] = []
 
     @field_validator("pumps")

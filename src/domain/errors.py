@@ -206,3 +206,9 @@ class ScaleFault(DoserError):
     def __init__(self, message: str, *, reason: str) -> None:
         super().__init__(message)
         self.reason = reason
+
+
+class UnknownWeighRun(DoserError):
+    """No live or recent dispense by weight with that id."""
+
+    code = "unknown_weigh_run"

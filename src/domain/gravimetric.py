@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 from transitions import Machine
 
 from domain.scale import ScaleReading
-from domain.weighing import WeighOutcome, WeighPlan, WeighResult
+from domain.weighing import WeighFault, WeighOutcome, WeighPlan, WeighResult
 
 if TYPE_CHECKING:
     from transitions.core import TransitionConfigDict
@@ -132,7 +132,7 @@ class GravimetricDispense:
         if self.phase in (_DONE, _ABORT):
             return None
         if not reading.in_range:
-            self._abort(now_s, f"scale {reading.status.value}")
+            self._abort(now_s, f"scale {reading.status.value}", WeighFault.SCALE_RANGE)
             return StopFlow("scale out of range") if self._flowing else None
         self._net = reading.grams
         if self.phase is _TARE:
@@ -174,9 +174,9 @@ class GravimetricDispense:
         if self.phase in (_FAST, _DRIB, _TOP):
             self.trigger("flow_done")
 
-    def abort(self, reason: str, now_s: float) -> None:
-        """End now (e-stop, a refused pump phase, a scale fault, a request)."""
-        self._abort(now_s, reason)
+    def abort(self, reason: str, now_s: float, fault: WeighFault = WeighFault.EXTERNAL) -> None:
+        """End now (e-stop, a refused pump phase, a lost scale, a request)."""
+        self._abort(now_s, reason, fault)
 
     @property
     def flowing(self) -> bool:
@@ -211,9 +211,9 @@ class GravimetricDispense:
             if self.phase is _DRIB:
                 self._stop_net, self._stop_rate = self._net, self._rate_g_s(now_s)
             return StopFlow("target weight reached" if self.phase is _DRIB else "fast cut-off")
-        problem = self._flow_problem(now_s)
+        fault, problem = self._flow_problem(now_s)
         if problem:
-            self._abort(now_s, problem)
+            self._abort(now_s, problem, fault)
             return StopFlow(problem)
         return None
 
@@ -235,7 +235,8 @@ class GravimetricDispense:
     def _observe_settling(self, reading: ScaleReading, now_s: float) -> WeighAction | None:
         waited = now_s - self._flow_ended_at
         if waited > self.plan.settle_timeout_s:
-            self._abort(now_s, f"the weight did not settle within {self.plan.settle_timeout_s:g} s")
+            reason = f"the weight did not settle within {self.plan.settle_timeout_s:g} s"
+            self._abort(now_s, reason, WeighFault.UNSETTLED)
             return None
         if not reading.stable or waited < max(MIN_SETTLE_S, self.plan.inflight_s):
             return None
@@ -265,35 +266,37 @@ class GravimetricDispense:
         (t0, g0), (t1, g1) = past[0], past[-1]
         return (g1 - g0) / (t1 - t0) if g1 > g0 else None
 
-    def _flow_problem(self, now_s: float) -> str:
+    def _flow_problem(self, now_s: float) -> tuple[WeighFault, str]:
         if self._net < self._peak - FALL_LIMIT_G:
-            return "the weight fell while dispensing (beaker lifted or knocked over?)"
+            return WeighFault.WEIGHT_FELL, (
+                "the weight fell while dispensing (beaker lifted or knocked over?)"
+            )
         flow = self.plan.mass_flow_g_s(self.plan.slow_flow_ml_min)
         if self.phase is _FAST:
             flow = self.plan.mass_flow_g_s(self.plan.fast_flow_ml_min)
         window = min(2.0, max(0.8, 0.1 / flow))
         grace = min(1.5, self.plan.inflight_s + 0.3)
         if now_s - self._flow_started_at < grace + window:
-            return ""
+            return WeighFault.NONE, ""
         while len(self._history) > 2 and self._history[1][0] <= now_s - window:
             self._history.popleft()
         start_t, start_g = self._history[0]
         if now_s - start_t < window * 0.9:
-            return ""
+            return WeighFault.NONE, ""
         if self._net - start_g < NO_RISE_SHARE * flow * window:
-            return (
+            return WeighFault.NOT_RISING, (
                 f"the weight rose {self._net - start_g:.3f} g in {window:.1f} s of pumping "
                 f"(expected {flow * window:.2f} g): reservoir empty or tube blocked?"
             )
-        return ""
+        return WeighFault.NONE, ""
 
-    def _abort(self, now_s: float, reason: str) -> None:
+    def _abort(self, now_s: float, reason: str, fault: WeighFault) -> None:
         if self.phase in (_DONE, _ABORT):
             return
         self.trigger("fail")
-        self._finish(now_s, reason)
+        self._finish(now_s, reason, fault)
 
-    def _finish(self, now_s: float, reason: str = "") -> None:
+    def _finish(self, now_s: float, reason: str = "", fault: WeighFault = WeighFault.NONE) -> None:
         plan = self.plan
         # an aborted run reports the last reading: what is on the pan, settled or not
         actual = self._net if reason or self._settled_net is None else self._settled_net
@@ -307,5 +310,5 @@ class GravimetricDispense:
             reason = f"settled {error:+.3f} g from the target (tolerance {plan.tolerance_g:g} g)"
         self.result = WeighResult(
             plan.pump_id, plan.target_g, plan.tolerance_g, actual, now_s - self.started_at_s,
-            outcome, self.dispensed_ml, self.topups, reason,
+            outcome, self.dispensed_ml, self.topups, reason, fault,
         )

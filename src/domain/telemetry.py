@@ -15,7 +15,9 @@ from typing import Any
 
 from domain.events import DoseEnded, DoseOutcome, DoseStarted
 from domain.recipe_run import RecipeRunRecord, RunState
+from domain.scale import ScaleView, WeighRunView
 from domain.status import SystemState
+from domain.weighing import WeighOutcome
 
 
 class MessageKind(enum.Enum):
@@ -205,4 +207,50 @@ def recipe_completed(record: RecipeRunRecord, at: datetime) -> dict[str, Any]:
         "dispensed_ml": dict(record.dispensed_ml),
         "totalVolume_ml": record.total_ml,
         "timestamp": iso_utc(at),
+    }
+
+
+def weight_completed(run: WeighRunView, at: datetime) -> dict[str, Any]:
+    """The user's ``weightDispenseComplete`` event, sent for every ending: target and
+    actual weight (g), ``accuracy_percent`` (100 * (1 - |error| / target)), ``duration_sec``
+    (s), plus the error and tolerance (g), ``outcome`` (completed, out_of_tolerance,
+    aborted), the pump volume by calibration (ml), top-up pulses, the run id and origin."""
+    result = run.result
+    if result is None:
+        raise ValueError(f"dispense by weight {run.run_id} has not ended")
+    return {
+        "eventType": "weightDispenseComplete",
+        "runId": run.run_id,
+        "pumpId": run.pump_id,
+        "targetWeight_g": result.target_g,
+        "actualWeight_g": round(result.actual_g, 4),
+        "error_g": round(result.error_g, 4),
+        "tolerance_g": result.tolerance_g,
+        "accuracy_percent": round(result.accuracy_percent, 3),
+        "duration_sec": round(result.duration_s, 3),
+        "success": result.outcome is WeighOutcome.COMPLETED,
+        "outcome": result.outcome.value,
+        "reason": result.reason,
+        "dispensed_ml": round(result.dispensed_ml, 4),
+        "topups": result.topups,
+        "origin": run.origin,
+        "timestamp": iso_utc(at),
+    }
+
+
+def scale_weight(view: ScaleView) -> dict[str, Any] | None:
+    """``{b}/scale/weight`` while dispensing by weight: the net weight (g), stable or not,
+    and the run's target and phase; None when there is nothing to say."""
+    run, reading = view.run, view.reading
+    if run is None or run.result is not None or reading is None:
+        return None
+    return {
+        "weight_g": round(reading.grams, 4) if reading.in_range else None,
+        "unit": "g",
+        "stable": reading.stable,
+        "status": reading.status.value,
+        "runId": run.run_id,
+        "pumpId": run.pump_id,
+        "targetWeight_g": run.target_g,
+        "phase": run.phase,
     }

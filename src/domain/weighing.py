@@ -95,11 +95,23 @@ class WeighOutcome(enum.Enum):
     ABORTED = "aborted"  # stopped by a fault, the e-stop or a request
 
 
+class WeighFault(enum.Enum):
+    """Why a dispense by weight was aborted (``none`` when it was not)."""
+
+    NONE = "none"
+    NOT_RISING = "not_rising"  # pumping, nothing arrives: reservoir empty, tube blocked
+    WEIGHT_FELL = "weight_fell"  # the beaker was lifted or knocked over
+    SCALE_RANGE = "scale_range"  # over- or underload
+    UNSETTLED = "unsettled"  # no stable weight in time
+    EXTERNAL = "external"  # the e-stop, a request, a refused phase, a lost scale
+
+
 @dataclass(frozen=True, slots=True)
 class WeighResult:
     """What a dispense by weight delivered: ``actual_g`` (g, the last settled net weight,
     or the last reading when aborted), ``duration_s`` (s), the pump volume by calibration
-    ``dispensed_ml`` (ml), ``topups`` pulses, and ``reason`` (why, when not completed)."""
+    ``dispensed_ml`` (ml), ``topups`` pulses, ``reason`` (why, when not completed) and the
+    ``fault`` that aborted it."""
 
     pump_id: str
     target_g: float
@@ -110,6 +122,7 @@ class WeighResult:
     dispensed_ml: float
     topups: int
     reason: str = ""
+    fault: WeighFault = WeighFault.NONE
 
     @property
     def error_g(self) -> float:

@@ -67,6 +67,9 @@ class FakeTelemetryLink:
     def publish_queue_status(self, status: Mapping[str, Any]) -> bool:
         return self._publish("queue/status", dict(status))
 
+    def publish_scale_weight(self, weight: Mapping[str, Any]) -> bool:
+        return self._publish("scale/weight", dict(weight))
+
     def publish_command_result(
         self, result: Mapping[str, Any], reply_to: ReplyTo | None = None
     ) -> bool:

@@ -89,6 +89,9 @@ class MqttTelemetry:
     def publish_queue_status(self, status: Mapping[str, Any]) -> bool:
         return self._publish("queue/status", status, qos=0, retain=False)
 
+    def publish_scale_weight(self, weight: Mapping[str, Any]) -> bool:
+        return self._publish("scale/weight", weight, qos=0, retain=False)
+
     def publish_command_result(
         self, result: Mapping[str, Any], reply_to: ReplyTo | None = None
     ) -> bool:
