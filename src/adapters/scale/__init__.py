@@ -1,0 +1,1 @@
+"""Laboratory scale adapters (Mettler Toledo MT-SICS over a serial line)."""
