@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from application.dispense_volume import DispenseVolume
+from application.dispense_weight import DispenseWeight
 from application.emergency_stop import EmergencyStop, ResetEmergencyStop
 from application.execute_recipe import ExecuteRecipe
 from application.ports import ReplyTo, TelemetryLink
@@ -32,7 +33,7 @@ HOME_ASSISTANT = "homeassistant"
 
 @dataclass(frozen=True, slots=True)
 class CommandRequest:
-    """A command as the MQTT adapter parsed it: ``action`` ("dose", "stop",
+    """A command as the MQTT adapter parsed it: ``action`` ("dose", "dose-weight", "stop",
     "emergency-stop", "recipe" or "unknown"), ``target`` (pump or recipe id), ``body`` (the
     JSON object, None if it could not be read, then ``error`` says why), ``reply_to``."""
 
@@ -45,7 +46,8 @@ class CommandRequest:
 
 class HandleCommand:
     """``remember``: how many correlationIds are kept to recognise redeliveries;
-    ``execute_recipe`` None: recipe commands are refused (``unsupported``)."""
+    ``execute_recipe`` / ``dispense_weight`` None: recipe / weight commands are refused
+    (``unsupported``)."""
 
     def __init__(
         self,
@@ -57,6 +59,7 @@ class HandleCommand:
         emergency_stop: EmergencyStop,
         reset_emergency_stop: ResetEmergencyStop,
         execute_recipe: ExecuteRecipe | None = None,
+        dispense_weight: DispenseWeight | None = None,
         remember: int = 4096,
     ) -> None:
         self._dispense, self._stop, self._link = dispense, stop, link
@@ -64,6 +67,7 @@ class HandleCommand:
         self._emergency_stop = emergency_stop
         self._reset_emergency_stop = reset_emergency_stop
         self._execute_recipe = execute_recipe
+        self._dispense_weight = dispense_weight
         self._remember = remember
         self._results: OrderedDict[str, dict[str, Any]] = OrderedDict()
         self._lock = threading.Lock()
@@ -131,6 +135,12 @@ class HandleCommand:
                 case "emergency-reset":
                     released = self._reset_emergency_stop.execute("mqtt")
                     return _ok(correlation_id, released=released)
+                case "dose-weight" if correlation_id is None:
+                    return _refuse(
+                        None, "bad_request", "a dose-weight command needs a correlationId"
+                    )
+                case "dose-weight":
+                    return self._run_weight(request.target or "", body, correlation_id)
                 case "recipe" if correlation_id is None:
                     # without one a QoS 1 redelivery could not be told apart: it would run twice
                     return _refuse(None, "bad_request", "a recipe command needs a correlationId")
@@ -148,6 +158,25 @@ class HandleCommand:
         if self._execute_recipe is None:
             return _refuse(correlation_id, "unsupported", "recipes are not available")
         run_id = self._execute_recipe.execute(recipe_id, origin="mqtt")
+        return _ok(correlation_id, runId=run_id)
+
+
+    def _run_weight(
+        self, pump_id: str, body: dict[str, Any], correlation_id: str | None
+    ) -> dict[str, Any]:
+        """Start a dispense by weight from ``{"targetGrams", "tolerance"?,
+        "flowRate_ml_min"?}``; raises as ``DispenseWeight.execute``."""
+        if self._dispense_weight is None:
+            return _refuse(correlation_id, "unsupported", "dispensing by weight is not available")
+        tolerance = None if body.get("tolerance") is None else _number(body, "tolerance", "g")
+        flow = body.get("flowRate_ml_min")
+        run_id = self._dispense_weight.execute(
+            pump_id,
+            _number(body, "targetGrams", "g"),
+            tolerance,
+            None if flow is None else _number(body, "flowRate_ml_min", "ml/min"),
+            origin="mqtt",
+        )
         return _ok(correlation_id, runId=run_id)
 
 

@@ -9,6 +9,7 @@ from application.ports import Clock, StatusBoard
 from application.safety_gate import SafetyGate
 from domain.mqtt_link import LinkView
 from domain.safety import PumpSafety, Usage
+from domain.scale import ScaleView
 from domain.status import SystemSnapshot
 
 
@@ -22,14 +23,16 @@ class PumpSafetyView:
 
 @dataclass(frozen=True, slots=True)
 class StatusReport:
-    """The latest snapshot, the daemon's uptime (s), the MQTT link (None: disabled), and
-    per pump its limits and usage (empty when no safety gate is wired)."""
+    """The latest snapshot, the daemon's uptime (s), the MQTT link (None: disabled), per
+    pump its limits and usage (empty when no safety gate is wired), and the scale (None:
+    not wired)."""
 
     snapshot: SystemSnapshot
     uptime_s: float
     mqtt: LinkView | None = None
     safety: Mapping[str, PumpSafetyView] = field(default_factory=dict)
     global_max_ml_per_day: float | None = None
+    scale: ScaleView | None = None
 
 
 class ReportStatus:
@@ -40,14 +43,17 @@ class ReportStatus:
         board: StatusBoard,
         clock: Clock,
         mqtt_link: Callable[[], LinkView] | None = None,
+        *,
         gate: SafetyGate | None = None,
         global_max_ml_per_day: float | None = None,
+        scale: Callable[[], ScaleView] | None = None,
     ) -> None:
         self._board = board
         self._clock = clock
         self._mqtt_link = mqtt_link
         self._gate = gate
         self._global_max_ml_per_day = global_max_ml_per_day
+        self._scale = scale
         self._started = clock.monotonic()
 
     def execute(self) -> StatusReport:
@@ -61,6 +67,7 @@ class ReportStatus:
             mqtt,
             self._safety(snapshot),
             self._global_max_ml_per_day,
+            self._scale() if self._scale is not None else None,
         )
 
     def _safety(self, snapshot: SystemSnapshot) -> dict[str, PumpSafetyView]:

@@ -8,6 +8,7 @@ Control-plane only (DESIGN §2): it owns the scale as the runner owns the contro
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import uuid
 from collections import OrderedDict
@@ -207,8 +208,13 @@ class WeighConductor:
     def tick(self) -> None:
         """Follow the live run: one reading, one controller decision, one action."""
         run = self._run
-        if run is None:
+        if run is None:  # idle: keep the link up and the status's weight fresh
             self._session.keep_open()
+            if self._session.connected:
+                with contextlib.suppress(ScaleUnavailable):
+                    self.read()
+            else:
+                self._publish(None)
             return
         try:
             reading = self._session.latest()

@@ -21,6 +21,7 @@ from adapters.fakes import (
     InMemoryOutbox,
 )
 from adapters.fakes.recipes import InMemoryRecipeStore
+from adapters.fakes.scale import FakeScale
 from adapters.fakes.schedules import InMemoryScheduleBook
 from adapters.host import ProcessMetrics
 from adapters.memory import InMemoryStatusBoard
@@ -31,13 +32,18 @@ from adapters.mqtt.telemetry import MqttTelemetry
 from adapters.network import OsNetworkIdentity
 from adapters.serial.grbl import GrblController
 from bootstrap.resources import (
+    fake_bench,
     mqtt_names,
     open_journal,
+    open_mt_sics,
     open_nvs,
     open_outbox,
     open_recipes,
+    open_scale,
     open_schedules,
+    run_bench,
     run_grbl_simulator,
+    run_scale_simulator,
 )
 
 
@@ -51,6 +57,7 @@ class RealAdapters(containers.DeclarativeContainer):
     controller = providers.Singleton(
         GrblController, port=config.controller.port, baudrate=config.controller.baudrate
     )
+    scale = providers.Resource(open_scale, scale=config.scale)
     nvs = providers.Resource(open_nvs, data_dir=config.data_dir)
     identity = providers.Singleton(OsNetworkIdentity)
     sleeper = providers.Singleton(EventSleeper)
@@ -88,7 +95,9 @@ class RealAdapters(containers.DeclarativeContainer):
 
 
 class SimulatedAdapters(RealAdapters):
-    """As real, but the controller is the Grbl simulator on an in-process pty."""
+    """As real, but the controller is the Grbl simulator and the scale the MT-SICS
+    simulator, each on an in-process pty; the bench pours the pumps into the beaker on
+    that scale."""
 
     simulator = providers.Resource(run_grbl_simulator)
     controller = providers.Singleton(
@@ -96,6 +105,9 @@ class SimulatedAdapters(RealAdapters):
         port=simulator.provided.port,
         baudrate=RealAdapters.config.controller.baudrate,
     )
+    bench = providers.Singleton(run_bench, simulator=simulator)
+    scale_simulator = providers.Resource(run_scale_simulator, bench=bench)
+    scale = providers.Resource(open_mt_sics, port=scale_simulator.provided.port)
 
 
 class FakeAdapters(containers.DeclarativeContainer):
@@ -106,6 +118,8 @@ class FakeAdapters(containers.DeclarativeContainer):
     board = providers.Singleton(InMemoryStatusBoard)
     journal = providers.Singleton(InMemoryJournal)
     controller = providers.Singleton(FakeMotionController)
+    bench = providers.Singleton(fake_bench, controller=controller)
+    scale = providers.Singleton(FakeScale, load=bench.provided.load_g)
     nvs = providers.Singleton(InMemoryNvs)
     identity = providers.Singleton(FakeNetworkIdentity)
     sleeper = providers.Singleton(EventSleeper)

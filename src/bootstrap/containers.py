@@ -13,6 +13,7 @@ from adapters.http.app import create_http_app
 from adapters.http.calibration_routes import CalibrationEndpoints
 from adapters.http.pump_routes import PumpEndpoints
 from adapters.http.recipe_routes import RecipeEndpoints
+from adapters.http.scale_routes import ScaleEndpoints
 from adapters.http.schedule_routes import ScheduleEndpoints
 from adapters.http.ws_routes import LiveFeed
 from adapters.storage.recipe_examples import load_examples
@@ -31,11 +32,13 @@ from application.control_plane import ControlPlane
 from application.device_config import ReadDeviceConfig, UpdateDeviceConfig
 from application.device_profile import DeviceProfiles
 from application.dispense_volume import DispenseVolume
+from application.dispense_weight import DispenseWeight, OperateScale
 from application.dose_runner import DoseRunner
 from application.emergency_latch import EmergencyLatch
 from application.emergency_stop import EmergencyStop, ResetEmergencyStop
 from application.execute_recipe import ExecuteRecipe
 from application.handle_command import HandleCommand
+from application.inflight_book import InflightBook
 from application.list_history import ListHistory
 from application.manage_schedules import ScheduleAdmin
 from application.publish_status import PublishStatus
@@ -49,10 +52,12 @@ from application.report_status import ReportStatus
 from application.reservoirs import Reservoirs
 from application.run_pump import RunPump
 from application.safety_gate import SafetyGate
+from application.scale_session import ScaleSession
 from application.schedule_executor import ScheduleExecutor
 from application.steer_recipe_run import SteerRecipeRun
 from application.stop_pump import StopPump
 from application.telemetry_drainer import TelemetryDrainer
+from application.weigh_conductor import WeighConductor
 from bootstrap.adapter_containers import FakeAdapters, RealAdapters, SimulatedAdapters
 from bootstrap.resources import (
     calibration_defaults,
@@ -64,9 +69,11 @@ from bootstrap.resources import (
     pump_safety,
     pump_specs,
     reservoir_specs,
+    weigh_settings,
 )
 from domain.mqtt_link import BackoffPolicy, LinkView, MqttLink
 from domain.registration import DeviceProfile
+from domain.scale import ScaleView
 from domain.telemetry import DrainPolicy, OutboxPolicy
 from domain.telemetry_status import StatusCadence
 
@@ -75,6 +82,10 @@ Wiring = Literal["real", "simulated", "fake"]
 
 def _dropped_counter(record: RecordTelemetry | None) -> Callable[[], int]:
     return record.dropped_count if record is not None else (lambda: 0)
+
+
+def _scale_view_of(weigher: WeighConductor) -> Callable[[], ScaleView]:
+    return lambda: weigher.view
 
 
 def _link_view_of(supervisor: ConnectionSupervisor | None) -> Callable[[], LinkView] | None:
@@ -151,13 +162,26 @@ class UseCases(containers.DeclarativeContainer):
         events=record_telemetry,
         alarms=record_telemetry,
     )
+    weigher = providers.Singleton(
+        WeighConductor,
+        runner=runner,
+        session=providers.Singleton(ScaleSession, scale=adapters.scale, clock=adapters.clock),
+        clock=adapters.clock,
+        inflight=providers.Singleton(InflightBook, nvs=adapters.nvs),
+        settings=providers.Callable(weigh_settings, config.scale, config.pumps),
+        events=record_telemetry,
+        alarms=record_telemetry,
+    )
     control_plane = providers.Singleton(
         ControlPlane,
         runner=runner,
         clock=adapters.clock,
         conductor=conductor,
+        weigher=weigher,
         poll_interval_s=config.controller.poll_interval_s,
     )
+    dispense_weight = providers.Factory(DispenseWeight, control=control_plane, weigher=weigher)
+    operate_scale = providers.Factory(OperateScale, control=control_plane, weigher=weigher)
     recipes = providers.Singleton(
         RecipeLibrary,
         book=adapters.recipe_book,
@@ -274,6 +298,7 @@ class UseCases(containers.DeclarativeContainer):
         mqtt_link=providers.Callable(_link_view_of, supervisor),
         gate=safety_gate,
         global_max_ml_per_day=config.safety.max_ml_per_day,
+        scale=providers.Callable(_scale_view_of, weigher),
     )
     presets = providers.Singleton(
         PumpPresets,
@@ -294,6 +319,7 @@ class UseCases(containers.DeclarativeContainer):
         outbox_policy=outbox_policy,
         dropped=providers.Callable(_dropped_counter, record_telemetry),
         presets=presets,
+        scale=providers.Callable(_scale_view_of, weigher),
     )
     handle_command = providers.Singleton(
         HandleCommand,
@@ -304,6 +330,7 @@ class UseCases(containers.DeclarativeContainer):
         emergency_stop=emergency_stop,
         reset_emergency_stop=reset_emergency_stop,
         execute_recipe=execute_recipe,
+        dispense_weight=dispense_weight,
     )
     command_worker = providers.Singleton(
         CommandWorker, handle=handle_command, hold_now=emergency_stop.provided.hold_now
@@ -337,6 +364,7 @@ class UseCases(containers.DeclarativeContainer):
         recipes=providers.Factory(
             RecipeEndpoints, library=recipes, execute=execute_recipe, steer=steer_recipe_run
         ),
+        scale=providers.Factory(ScaleEndpoints, dispense=dispense_weight, scale=operate_scale),
         live=providers.Factory(
             LiveFeed,
             status=report_status,

@@ -3,6 +3,7 @@ pty simulator, the MQTT names, the pump specs from config."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from importlib.metadata import version as package_version
@@ -11,9 +12,13 @@ from typing import Any
 
 import tzlocal
 
+from adapters.fakes.motion import FakeMotionController
 from adapters.mqtt.ha_discovery import HaDevice, HaPump, discovery_messages
+from adapters.scale.mt_sics import MtSicsScale
+from adapters.sim.bench import DosingBench
 from adapters.sim.grbl import GrblConfig
 from adapters.sim.pty_host import PtyGrblSimulator
+from adapters.sim.scale_pty import PtyScaleSimulator
 from adapters.storage.journal import SqliteDoseJournal
 from adapters.storage.nvs import SqliteNvs
 from adapters.storage.outbox import SqliteOutbox
@@ -22,6 +27,7 @@ from adapters.storage.schedules import SqliteScheduleBook
 from application.device_profile import DeviceProfiles
 from application.ports import NetworkIdentity
 from application.pump_presets import Preset
+from application.weigh_conductor import WeighSettings
 from domain.calibration import Calibration
 from domain.dose import PumpLimits
 from domain.pump import PumpSpec
@@ -67,6 +73,18 @@ def default_timezone(configured: str) -> str:
         return "UTC"
 
 
+def weigh_settings(scale: dict[str, Any], pumps: list[dict[str, Any]]) -> WeighSettings:
+    """Defaults of a dispense by weight from ``[scale]`` and each pump's ``density_g_ml``."""
+    return WeighSettings(
+        tolerance_g=scale["tolerance_g"],
+        resolution_g=scale["resolution_g"],
+        slow_flow_ml_min=scale["slow_flow_ml_min"],
+        settle_timeout_s=scale["settle_timeout_s"],
+        max_target_g=scale["max_target_g"],
+        densities={p["id"]: p.get("density_g_ml", 1.0) for p in pumps},
+    )
+
+
 def pump_ids(pumps: list[dict[str, Any]]) -> list[str]:
     """The configured pump ids."""
     return [p["id"] for p in pumps]
@@ -94,6 +112,45 @@ def run_grbl_simulator() -> Iterator[PtyGrblSimulator]:
         yield simulator
     finally:
         simulator.stop()
+
+
+def run_bench(simulator: PtyGrblSimulator) -> DosingBench:
+    """The ``--simulate`` bench: the simulated pumps pour into a beaker on the simulated
+    scale (true delivery near 0.05 ml/mm, a drip delay, liquid in flight)."""
+    return DosingBench(simulator.positions_mm, time.monotonic)
+
+
+def fake_bench(controller: FakeMotionController) -> DosingBench:
+    """The bench over the fake controller's positions (the fake wiring)."""
+    return DosingBench(lambda: controller.status().positions_mm, controller.monotonic)
+
+
+def run_scale_simulator(bench: DosingBench) -> Iterator[PtyScaleSimulator]:
+    """Resource: the MT-SICS balance simulator on a real pty, weighing ``bench``'s beaker."""
+    simulator = PtyScaleSimulator(load=bench.load_g)
+    simulator.start()
+    try:
+        yield simulator
+    finally:
+        simulator.stop()
+
+
+def open_scale(scale: dict[str, Any]) -> Iterator[MtSicsScale | None]:
+    """Resource: the configured scale (``[scale] driver``), None for ``none``. Opened by
+    the control plane, closed here at shutdown."""
+    if scale["driver"] == "none":
+        yield None
+        return
+    yield from open_mt_sics(scale["port"], scale["baudrate"])
+
+
+def open_mt_sics(port: str, baudrate: int = 9600) -> Iterator[MtSicsScale]:
+    """Resource: an MT-SICS balance on ``port``, closed at shutdown."""
+    adapter = MtSicsScale(port, baudrate)
+    try:
+        yield adapter
+    finally:
+        adapter.close()
 
 
 def open_nvs(data_dir: str) -> Iterator[SqliteNvs]:

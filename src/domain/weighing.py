@@ -69,14 +69,14 @@ class WeighPlan:
     @property
     def fast_cutoff_g(self) -> float:
         """How far (g) below the target the fast phase stops: its predicted in-flight mass
-        plus half a second of fast flow (stop latency, an in-flight estimate off by
-        0.5 s), plus three seconds of dribble so the slow phase has something to measure.
-        0 when the target is too small for a fast phase."""
+        plus 0.35 s of fast flow (stop latency, a poll period, an in-flight estimate a
+        little off), plus two seconds of dribble so the slow phase has something to
+        measure. 0 when the target is too small for a fast phase."""
         fast = self.mass_flow_g_s(self.fast_flow_ml_min)
         slow = self.mass_flow_g_s(self.slow_flow_ml_min)
         if fast <= slow:
             return 0.0
-        cutoff = fast * (self.inflight_s + 0.5) + 3.0 * slow
+        cutoff = fast * (self.inflight_s + 0.35) + 2.0 * slow
         return cutoff if cutoff < 0.8 * self.target_g else 0.0
 
     def dribble_stop_g(self) -> float:

@@ -23,6 +23,7 @@ from adapters.http.emergency_routes import EmergencyEndpoints
 from adapters.http.errors import UnexpectedErrorMiddleware, exception_handlers
 from adapters.http.pump_routes import PumpEndpoints, pump_routes
 from adapters.http.recipe_routes import RecipeEndpoints, recipe_routes
+from adapters.http.scale_routes import ScaleEndpoints, scale_routes
 from adapters.http.schedule_routes import ScheduleEndpoints, schedule_routes
 from adapters.http.serialize import RequestRejected, read_body
 from adapters.http.ws_routes import LiveFeed
@@ -49,6 +50,7 @@ def create_http_app(
     recipes: RecipeEndpoints,
     schedules: ScheduleEndpoints,
     live: LiveFeed,
+    scale: ScaleEndpoints | None = None,
     token: str,
 ) -> Starlette:
     """Build the Starlette app serving the dosing API over the given use cases.
@@ -79,6 +81,7 @@ def create_http_app(
         *calibration_routes(calibration),
         *recipe_routes(recipes),
         *schedule_routes(schedules),
+        *(scale_routes(scale) if scale is not None else []),
         WebSocketRoute("/ws", live.serve),
     ]
     return Starlette(

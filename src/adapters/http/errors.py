@@ -35,9 +35,12 @@ from domain.errors import (
     PumpFaulted,
     RecipeExists,
     RecipeRunConflict,
+    ScaleFault,
+    ScaleUnavailable,
     UnknownPump,
     UnknownRecipe,
     UnknownSchedule,
+    UnknownWeighRun,
 )
 from domain.registration import InvalidProfile
 
@@ -64,6 +67,9 @@ _STATUS_OF: dict[type[DoserError], int] = {
     RecipeRunConflict: 409,
     InvalidSchedule: 422,
     UnknownSchedule: 404,
+    ScaleUnavailable: 503,
+    ScaleFault: 409,
+    UnknownWeighRun: 404,
 }
 _HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}
 
@@ -98,6 +104,8 @@ def _doser_error(request: Request, exc: Exception) -> Response:
         extra["field"] = exc.field
     if isinstance(exc, LimitExceeded | LimitReached):
         extra["rule"] = exc.rule
+    if isinstance(exc, ScaleFault):
+        extra["reason"] = exc.reason
     if isinstance(exc, ControllerRejected):
         extra["controllerError"] = exc.number
     if isinstance(exc, ControllerFault):

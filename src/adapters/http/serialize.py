@@ -14,6 +14,7 @@ from typing import Any, NoReturn, Protocol
 
 from starlette.requests import Request
 
+from adapters.http.scale_json import scale_json
 from application.device_config import DeviceConfig
 from application.report_status import PumpSafetyView, StatusReport
 from domain.errors import DoserError, InvalidDose, InvalidReservoir
@@ -122,6 +123,7 @@ def status_json(report: StatusReport) -> dict[str, Any]:
         "mqtt": link_json(report.mqtt),
         "globalMaxVolumePerDay": report.global_max_ml_per_day,
         "pumps": [pump_json(view, report.safety.get(view.pump_id)) for view in snapshot.pumps],
+        "scale": scale_json(report.scale.reading, report.scale) if report.scale else None,
     }
 
 

@@ -130,7 +130,7 @@ def _route(parts: list[str]) -> tuple[str, str | None]:
             return "emergency-reset", None
         case ["recipe", recipe_id, "execute"] if recipe_id:
             return "recipe", recipe_id
-        case [pump_id, ("dose" | "stop" | "dose_volume") as verb] if pump_id:
+        case [pump_id, ("dose" | "stop" | "dose_volume" | "dose-weight") as verb] if pump_id:
             return verb, pump_id
     return "unknown", None
 
