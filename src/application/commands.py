@@ -90,6 +90,16 @@ class AbortWeighDispense:
 
 
 @dataclass(frozen=True, slots=True)
+class StartScaleCalibration:
+    """Calibrate pump ``pump_id`` from the scale at ``flow_rates_ml_min`` (ml/min), about
+    ``volume_ml`` (ml) per point. The result is the run id."""
+
+    pump_id: str
+    flow_rates_ml_min: tuple[float, ...]
+    volume_ml: float
+
+
+@dataclass(frozen=True, slots=True)
 class ScaleCommand:
     """``action`` on the scale: ``read`` (the newest reading), ``tare`` (the tare weight,
     g) or ``zero``. Refused while a dispense by weight runs (except ``read``)."""
@@ -112,6 +122,7 @@ Command = (
     | SteerRecipeRun
     | StartWeighDispense
     | AbortWeighDispense
+    | StartScaleCalibration
     | ScaleCommand
     | RefreshStatus
 )

@@ -25,6 +25,7 @@ from application.commands import (
     StartCalibrationRun,
     StartContinuous,
     StartDose,
+    StartScaleCalibration,
     StartWeighDispense,
     SteerRecipeRun,
     StopPump,
@@ -32,6 +33,7 @@ from application.commands import (
 from application.dose_runner import DoseRunner
 from application.ports import Clock
 from application.recipe_conductor import RecipeConductor
+from application.scale_calibrator import ScaleCalibrator
 from application.weigh_conductor import WeighConductor
 from domain.errors import ControllerUnavailable, DoserError, ScaleUnavailable
 
@@ -63,6 +65,7 @@ class ControlPlane:
         *,
         conductor: RecipeConductor | None = None,
         weigher: WeighConductor | None = None,
+        calibrator: ScaleCalibrator | None = None,
         poll_interval_s: float = 0.05,
         idle_poll_interval_s: float = 1.0,
         reconnect_interval_s: float = 5.0,
@@ -70,6 +73,7 @@ class ControlPlane:
         self._runner = runner
         self._conductor = conductor
         self._weigher = weigher
+        self._calibrator = calibrator
         self._clock = clock
         self._poll_interval_s = poll_interval_s
         self._idle_poll_interval_s = idle_poll_interval_s
@@ -105,6 +109,8 @@ class ControlPlane:
             finally:
                 if self._conductor is not None:
                     self._conductor.halt("daemon shutting down")
+                if self._calibrator is not None:
+                    self._calibrator.halt("daemon shutting down")
                 if self._weigher is not None:
                     self._weigher.halt("daemon shutting down")
                     self._weigher.close()
@@ -128,8 +134,7 @@ class ControlPlane:
             self._runner.connect()
             if self._conductor is not None:  # a run waiting for its next step fails now
                 self._guarded(self._conductor.tick)
-            if self._weigher is not None:
-                self._guarded(self._weigher.tick)
+            self._tick_scale_jobs()
             self._next_tick = now + (
                 self._poll_interval_s if self._runner.connected else self._reconnect_interval_s
             )
@@ -137,15 +142,21 @@ class ControlPlane:
         self._guarded(self._runner.tick)
         if self._conductor is not None:
             self._guarded(self._conductor.tick)
-        if self._weigher is not None:
-            self._guarded(self._weigher.tick)
+        self._tick_scale_jobs()
         busy = (
             self._runner.dosing
             or (self._conductor is not None and self._conductor.active)
             or (self._weigher is not None and self._weigher.active)
+            or (self._calibrator is not None and self._calibrator.active)
         )
         interval = self._poll_interval_s if busy else self._idle_poll_interval_s
         self._next_tick = max(self._next_tick + interval, now)
+
+    def _tick_scale_jobs(self) -> None:
+        if self._weigher is not None:
+            self._guarded(self._weigher.tick)
+        if self._calibrator is not None:
+            self._guarded(self._calibrator.tick)
 
     @staticmethod
     def _guarded(poll: Callable[[], None]) -> None:
@@ -177,11 +188,18 @@ class ControlPlane:
 
     def _execute(self, command: Command) -> Any:
         conductor, weigher = self._conductor, self._weigher
-        starts = StartDose | StartContinuous | StartCalibrationRun
-        if conductor is not None and isinstance(command, starts | StartWeighDispense):
-            conductor.ensure_idle()
-        if weigher is not None and isinstance(command, starts | ExecuteRecipe):
-            weigher.ensure_idle()
+        starts = (
+            StartDose
+            | StartContinuous
+            | StartCalibrationRun
+            | ExecuteRecipe
+            | StartWeighDispense
+            | StartScaleCalibration
+        )
+        if isinstance(command, starts):  # a job owns the pumps until it ends
+            for job in (conductor, weigher, self._calibrator):
+                if job is not None:
+                    job.ensure_idle()
         match command:
             case StartDose(pump_id, volume_ml, flow_rate_ml_min):
                 return self._runner.start(pump_id, volume_ml, flow_rate_ml_min)
@@ -198,6 +216,8 @@ class ControlPlane:
                     conductor.halt(reason)
                 if weigher is not None:
                     weigher.halt(reason)
+                if self._calibrator is not None:
+                    self._calibrator.halt(reason)
                 self._runner.publish()
                 return halted
             case ExecuteRecipe(recipe, origin):
@@ -212,6 +232,10 @@ class ControlPlane:
                 return self._weighing().start(pump_id, target_g, tolerance_g, flow, origin)
             case AbortWeighDispense(run_id):
                 return self._weighing().abort(run_id)
+            case StartScaleCalibration(pump_id, flow_rates, volume_ml):
+                if self._calibrator is None:
+                    raise ScaleUnavailable("no scale is wired into this control plane")
+                return self._calibrator.start(pump_id, flow_rates, volume_ml)
             case ScaleCommand("read"):
                 return self._weighing().read()
             case ScaleCommand("tare"):

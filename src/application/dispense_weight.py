@@ -1,10 +1,17 @@
-"""Use cases of the scale: dispense a target mass by weight (start, abort, follow) and
-read, tare or zero the scale. Each goes through the control plane, which owns the scale."""
+"""Use cases of the scale: dispense a target mass by weight (start, abort, follow),
+calibrate a pump from the scale, and read, tare or zero the scale. Each goes through the
+control plane, which owns the scale."""
 
 from __future__ import annotations
 
-from application.commands import AbortWeighDispense, ScaleCommand, StartWeighDispense
+from application.commands import (
+    AbortWeighDispense,
+    ScaleCommand,
+    StartScaleCalibration,
+    StartWeighDispense,
+)
 from application.control_plane import ControlPlane
+from application.scale_calibrator import ScaleCalibrationView, ScaleCalibrator
 from application.weigh_conductor import WeighConductor
 from domain.errors import UnknownWeighRun
 from domain.scale import ScaleReading, ScaleView, WeighRunView
@@ -80,3 +87,29 @@ class OperateScale:
     def view(self) -> ScaleView:
         """The scale as the control plane last saw it (never waits)."""
         return self._weigher.view
+
+
+class CalibrateFromScale:
+    """Calibrate a pump from the scale. ``timeout_s`` (s) bounds the wait for the control
+    plane."""
+
+    def __init__(
+        self, control: ControlPlane, calibrator: ScaleCalibrator, timeout_s: float = 5.0
+    ) -> None:
+        self._control, self._calibrator, self._timeout_s = control, calibrator, timeout_s
+
+    def execute(
+        self, pump_id: str, flow_rates_ml_min: tuple[float, ...], volume_ml: float = 10.0
+    ) -> str:
+        """Start: at each flow rate (ml/min) the pump moves about ``volume_ml`` (ml) into
+        the beaker, which is weighed; the points then go into the pump's calibration.
+        Returns the run id. Raises ``InvalidCalibration`` (field ``flowRates``/``volume``),
+        ``UnknownPump``, ``NotCalibrated``, ``ScaleUnavailable``, ``ScaleFault``,
+        ``PumpBusy``, ``EmergencyStopLatched``, the limit refusals."""
+        command = StartScaleCalibration(pump_id, tuple(flow_rates_ml_min), volume_ml)
+        run_id: str = self._control.request(command, self._timeout_s)
+        return run_id
+
+    def get(self, run_id: str) -> ScaleCalibrationView:
+        """A live or recent run. Raises ``UnknownWeighRun``."""
+        return self._calibrator.get(run_id)

@@ -13,6 +13,7 @@ from adapters.http.app import create_http_app
 from adapters.http.calibration_routes import CalibrationEndpoints
 from adapters.http.pump_routes import PumpEndpoints
 from adapters.http.recipe_routes import RecipeEndpoints
+from adapters.http.scale_calibration_routes import ScaleCalibrationEndpoints
 from adapters.http.scale_routes import ScaleEndpoints
 from adapters.http.schedule_routes import ScheduleEndpoints
 from adapters.http.ws_routes import LiveFeed
@@ -32,7 +33,7 @@ from application.control_plane import ControlPlane
 from application.device_config import ReadDeviceConfig, UpdateDeviceConfig
 from application.device_profile import DeviceProfiles
 from application.dispense_volume import DispenseVolume
-from application.dispense_weight import DispenseWeight, OperateScale
+from application.dispense_weight import CalibrateFromScale, DispenseWeight, OperateScale
 from application.dose_runner import DoseRunner
 from application.emergency_latch import EmergencyLatch
 from application.emergency_stop import EmergencyStop, ResetEmergencyStop
@@ -52,6 +53,7 @@ from application.report_status import ReportStatus
 from application.reservoirs import Reservoirs
 from application.run_pump import RunPump
 from application.safety_gate import SafetyGate
+from application.scale_calibrator import ScaleCalibrator
 from application.scale_session import ScaleSession
 from application.schedule_executor import ScheduleExecutor
 from application.steer_recipe_run import SteerRecipeRun
@@ -162,14 +164,27 @@ class UseCases(containers.DeclarativeContainer):
         events=record_telemetry,
         alarms=record_telemetry,
     )
+    scale_session = providers.Singleton(ScaleSession, scale=adapters.scale, clock=adapters.clock)
+    weighing_defaults = providers.Callable(weigh_settings, config.scale, config.pumps)
     weigher = providers.Singleton(
         WeighConductor,
         runner=runner,
-        session=providers.Singleton(ScaleSession, scale=adapters.scale, clock=adapters.clock),
+        session=scale_session,
         clock=adapters.clock,
         inflight=providers.Singleton(InflightBook, nvs=adapters.nvs),
-        settings=providers.Callable(weigh_settings, config.scale, config.pumps),
+        settings=weighing_defaults,
         events=record_telemetry,
+        alarms=record_telemetry,
+    )
+    calibrator = providers.Singleton(
+        ScaleCalibrator,
+        runner=runner,
+        session=scale_session,
+        book=calibrations,
+        clock=adapters.clock,
+        densities=weighing_defaults.provided.densities,
+        resolution_g=config.scale.resolution_g,
+        settle_timeout_s=config.scale.settle_timeout_s,
         alarms=record_telemetry,
     )
     control_plane = providers.Singleton(
@@ -178,10 +193,14 @@ class UseCases(containers.DeclarativeContainer):
         clock=adapters.clock,
         conductor=conductor,
         weigher=weigher,
+        calibrator=calibrator,
         poll_interval_s=config.controller.poll_interval_s,
     )
     dispense_weight = providers.Factory(DispenseWeight, control=control_plane, weigher=weigher)
     operate_scale = providers.Factory(OperateScale, control=control_plane, weigher=weigher)
+    calibrate_from_scale = providers.Factory(
+        CalibrateFromScale, control=control_plane, calibrator=calibrator
+    )
     recipes = providers.Singleton(
         RecipeLibrary,
         book=adapters.recipe_book,
@@ -365,6 +384,9 @@ class UseCases(containers.DeclarativeContainer):
             RecipeEndpoints, library=recipes, execute=execute_recipe, steer=steer_recipe_run
         ),
         scale=providers.Factory(ScaleEndpoints, dispense=dispense_weight, scale=operate_scale),
+        scale_calibration=providers.Factory(
+            ScaleCalibrationEndpoints, calibrate=calibrate_from_scale
+        ),
         live=providers.Factory(
             LiveFeed,
             status=report_status,

@@ -5,6 +5,7 @@ real mosquitto). Shared steps live here."""
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,9 +15,10 @@ from dependency_injector import providers
 from pytest_bdd import given, parsers, then, when
 
 from bootstrap.containers import UseCases, bootstrap
-from bootstrap.settings import HttpSettings, Settings
+from bootstrap.settings import HttpSettings, PumpSettings, Settings
 from support.daemon_harness import wait_for
 from support.mqtt_world import MqttWorld
+from support.weigh_rig import WeighRig
 
 
 class Daemon:
@@ -171,3 +173,38 @@ def dose_completes(mqtt_world: MqttWorld, seconds: int) -> None:
         return found[0] if found and found[0] != "running" else None
 
     assert wait_for(outcome, seconds, "the dose to end") == "completed"
+
+
+# --- Weighing scenarios: the daemon on the bench (pumps pour into a beaker on the scale) --
+
+
+@pytest.fixture
+def weighing(settings: dict[str, Any], daemon_factory: Any) -> WeighRig:
+    return WeighRig(settings, daemon_factory)
+
+
+# Given
+
+
+@given(parsers.parse('pump "{pump}" pours into a beaker on the scale at up to {flow:g} ml/min'))
+def pump_on_bench(weighing: WeighRig, pump: str, flow: float) -> None:
+    """One pump, 0.05 ml/mm by config (the bench's truth differs a little), and a dribble
+    of 20 ml/min."""
+    spec = PumpSettings(id=pump, name=f"pump {pump}", ml_per_mm=0.05, max_flow_ml_min=flow)
+    weighing.settings["pumps"] = [spec.model_dump(mode="json")]
+    # a quicker dribble than the default keeps the scenarios short; the rule is the same
+    weighing.settings["scale"]["slow_flow_ml_min"] = 20.0
+
+
+
+
+# Then
+
+
+@then(parsers.parse("the beaker really holds {grams:g} g within {tolerance:g} g"))
+def beaker_holds(weighing: WeighRig, grams: float, tolerance: float) -> None:
+    """What truly landed in the beaker (the bench), not what the daemon thinks."""
+    time.sleep(1.0)  # the last drops: what is in flight lands within a second on the bench
+    assert abs(weighing.bench.beaker_liquid_g() - grams) <= tolerance
+
+

@@ -6,96 +6,29 @@ bench, what the daemon saw from its run, its journal and the outbox."""
 from __future__ import annotations
 
 import time
-from typing import Any
 
 import pytest
 from pytest_bdd import given, parsers, scenarios, then, when
 
-from bootstrap.settings import PumpSettings
 from domain.errors import DoserError
-from domain.scale import WeighRunView
 from domain.telemetry import MessageKind
 from domain.weighing import WeighOutcome
 from support.daemon_harness import wait_for
+from support.weigh_rig import WeighRig
 
 scenarios("weight_dispensing.feature")
-
-
-class Bench:
-    """The daemon (started on first use), its bench and the dispense under way."""
-
-    def __init__(self, settings: dict[str, Any], daemon_factory: Any) -> None:
-        self.settings = settings
-        self._factory = daemon_factory
-        self._daemon: Any = None
-        self.run_id = ""
-        self.refusal: DoserError | None = None
-        self.started_at = 0.0
-        self.fault_at = 0.0
-        self.before: dict[str, float] = {}
-
-    @property
-    def daemon(self) -> Any:
-        if self._daemon is None:
-            daemon = self._factory()
-            wait_for(
-                lambda: daemon.app.report_status().execute().snapshot.controller.connected,
-                10,
-                "the controller link",
-            )
-            wait_for(lambda: daemon.app.weigher().view.connected, 10, "the scale link")
-            self._daemon = daemon
-            self.before = daemon.axis_positions()
-        return self._daemon
-
-    @property
-    def app(self) -> Any:
-        return self.daemon.app
-
-    @property
-    def bench(self) -> Any:
-        return self.app.adapters.bench()
-
-    def run(self) -> WeighRunView:
-        view: WeighRunView = self.app.dispense_weight().get(self.run_id)
-        return view
-
-    def ended(self, timeout_s: float = 40) -> WeighRunView:
-        def done() -> WeighRunView | None:
-            run = self.run()
-            return run if run.result is not None else None
-
-        view: WeighRunView = wait_for(done, timeout_s, "the dispense by weight to end")
-        return view
-
-    def outbox(self, kind: MessageKind) -> list[dict[str, Any]]:
-        entries = self.app.adapters.outbox().pending(10_000)
-        return [dict(e.payload) for e in entries if e.kind is kind]
-
-
-@pytest.fixture
-def weighing(settings: dict[str, Any], daemon_factory: Any) -> Bench:
-    return Bench(settings, daemon_factory)
 
 
 # Given
 
 
-@given(parsers.parse('pump "{pump}" pours into a beaker on the scale at up to {flow:g} ml/min'))
-def pump_on_bench(weighing: Bench, pump: str, flow: float) -> None:
-    spec = PumpSettings(id=pump, name=f"pump {pump}", ml_per_mm=0.05, max_flow_ml_min=flow)
-    weighing.settings["pumps"] = [spec.model_dump(mode="json")]
-    # a quicker dribble than the default keeps the scenarios short; the rule is the same
-    weighing.settings["scale"]["slow_flow_ml_min"] = 20.0
-
-
 @given(parsers.parse('the reservoir of pump "{pump}" is empty'))
-def reservoir_empty(weighing: Bench, pump: str) -> None:
+def reservoir_empty(weighing: WeighRig, pump: str) -> None:
     weighing.bench.empty_reservoir(pump)
 
 
 @given(parsers.parse('pump "{pump}" may deliver at most {ml:g} ml at once'))
-def max_dose(weighing: Bench, pump: str, ml: float) -> None:
+def max_dose(weighing: WeighRig, pump: str, ml: float) -> None:
     weighing.settings["pumps"][0]["max_dose_ml"] = ml
 
 
@@ -103,14 +36,14 @@ def max_dose(weighing: Bench, pump: str, ml: float) -> None:
 
 
 @when(parsers.parse('I dispense {grams:g} g of "{pump}" by weight'))
-def dispense(weighing: Bench, grams: float, pump: str) -> None:
+def dispense(weighing: WeighRig, grams: float, pump: str) -> None:
     app = weighing.app
     weighing.started_at = time.monotonic()
     weighing.run_id = app.dispense_weight().execute(pump, grams)
 
 
 @when(parsers.parse('I try to dispense {grams:g} g of "{pump}" by weight'))
-def try_dispense(weighing: Bench, grams: float, pump: str) -> None:
+def try_dispense(weighing: WeighRig, grams: float, pump: str) -> None:
     try:
         weighing.app.dispense_weight().execute(pump, grams)
     except DoserError as exc:
@@ -118,14 +51,14 @@ def try_dispense(weighing: Bench, grams: float, pump: str) -> None:
 
 
 @when(parsers.parse('the tube of pump "{pump}" blocks once {grams:g} g have arrived'))
-def tube_blocks(weighing: Bench, pump: str, grams: float) -> None:
+def tube_blocks(weighing: WeighRig, pump: str, grams: float) -> None:
     wait_for(lambda: weighing.bench.beaker_liquid_g() >= grams, 20, f"{grams} g to arrive")
     weighing.bench.block_tube(pump)
     weighing.fault_at = time.monotonic()
 
 
 @when("I tare the scale")
-def tare(weighing: Bench) -> None:
+def tare(weighing: WeighRig) -> None:
     weighing.app.operate_scale().tare()
 
 
@@ -133,21 +66,15 @@ def tare(weighing: Bench) -> None:
 
 
 @then(parsers.parse("the dispense completes within {tolerance:g} g of {grams:g} g on the scale"))
-def completes(weighing: Bench, tolerance: float, grams: float) -> None:
+def completes(weighing: WeighRig, tolerance: float, grams: float) -> None:
     result = weighing.ended().result
     assert result is not None
     assert result.outcome is WeighOutcome.COMPLETED, result.reason
     assert abs(result.actual_g - grams) <= tolerance
 
 
-@then(parsers.parse("the beaker really holds {grams:g} g within {tolerance:g} g"))
-def beaker_holds(weighing: Bench, grams: float, tolerance: float) -> None:
-    time.sleep(1.0)  # the last drops: what is in flight lands within a second on the bench
-    assert abs(weighing.bench.beaker_liquid_g() - grams) <= tolerance
-
-
 @then(parsers.parse('the journal shows pump "{pump}"\'s fast phase first, then its dribble'))
-def journal_phases(weighing: Bench, pump: str) -> None:
+def journal_phases(weighing: WeighRig, pump: str) -> None:
     doses = [r for r in reversed(weighing.app.list_history().execute()) if r.pump_id == pump]
     assert len(doses) >= 2
     assert doses[0].flow_rate_ml_min == pytest.approx(150.0)
@@ -157,7 +84,7 @@ def journal_phases(weighing: Bench, pump: str) -> None:
 
 
 @then("the monitoring system was told the weight dispense completed with its accuracy")
-def told_completed(weighing: Bench) -> None:
+def told_completed(weighing: WeighRig) -> None:
     events = weighing.outbox(MessageKind.WEIGHT_COMPLETE)
     assert [e["runId"] for e in events] == [weighing.run_id]
     event = events[0]
@@ -169,7 +96,7 @@ def told_completed(weighing: Bench) -> None:
 
 
 @then(parsers.parse("the dispense is aborted within {seconds:g} s of the pump starting"))
-def aborted_after_start(weighing: Bench, seconds: float) -> None:
+def aborted_after_start(weighing: WeighRig, seconds: float) -> None:
     view = weighing.ended()
     assert view.result is not None and view.result.outcome is WeighOutcome.ABORTED
     doses = weighing.app.list_history().execute()
@@ -180,7 +107,7 @@ def aborted_after_start(weighing: Bench, seconds: float) -> None:
 
 
 @then(parsers.parse("the dispense is aborted within {seconds:g} s of the blockage"))
-def aborted_after_blockage(weighing: Bench, seconds: float) -> None:
+def aborted_after_blockage(weighing: WeighRig, seconds: float) -> None:
     view = weighing.ended()
     assert view.result is not None and view.result.outcome is WeighOutcome.ABORTED
     assert time.monotonic() - weighing.fault_at <= seconds + 1.0  # + the poll of this step
@@ -189,14 +116,14 @@ def aborted_after_blockage(weighing: Bench, seconds: float) -> None:
 
 
 @then(parsers.parse('pump "{pump}" stands still'))
-def stands_still(weighing: Bench, pump: str) -> None:
+def stands_still(weighing: WeighRig, pump: str) -> None:
     first = weighing.daemon.axis_positions()[pump]
     time.sleep(0.3)  # an absence of motion can only be watched for a while
     assert weighing.daemon.axis_positions()[pump] == first
 
 
 @then("the monitoring system was alarmed that the weight did not rise")
-def alarmed_not_rising(weighing: Bench) -> None:
+def alarmed_not_rising(weighing: WeighRig) -> None:
     alarms = weighing.outbox(MessageKind.ALARM)
     assert "weightNotRising" in [a["alarmType"] for a in alarms], alarms
     events = weighing.outbox(MessageKind.WEIGHT_COMPLETE)
@@ -204,13 +131,13 @@ def alarmed_not_rising(weighing: Bench) -> None:
 
 
 @then(parsers.parse('the dispense is refused with "{rule}"'))
-def refused(weighing: Bench, rule: str) -> None:
+def refused(weighing: WeighRig, rule: str) -> None:
     assert weighing.refusal is not None
     assert getattr(weighing.refusal, "rule", None) == rule
 
 
 @then(parsers.parse('pump "{pump}" never moved'))
-def never_moved(weighing: Bench, pump: str) -> None:
+def never_moved(weighing: WeighRig, pump: str) -> None:
     assert weighing.daemon.axis_positions()[pump] == weighing.before[pump]
     assert weighing.app.list_history().execute() == [] or all(
         (r.actual_ml or 0.0) == 0.0 for r in weighing.app.list_history().execute()
@@ -218,7 +145,7 @@ def never_moved(weighing: Bench, pump: str) -> None:
 
 
 @then("the scale reads 0 g and stable")
-def reads_zero(weighing: Bench) -> None:
+def reads_zero(weighing: WeighRig) -> None:
     def stable_zero() -> bool:
         reading = weighing.app.operate_scale().read()
         return reading.stable and abs(reading.grams) <= 0.01

@@ -23,6 +23,10 @@ from adapters.http.emergency_routes import EmergencyEndpoints
 from adapters.http.errors import UnexpectedErrorMiddleware, exception_handlers
 from adapters.http.pump_routes import PumpEndpoints, pump_routes
 from adapters.http.recipe_routes import RecipeEndpoints, recipe_routes
+from adapters.http.scale_calibration_routes import (
+    ScaleCalibrationEndpoints,
+    scale_calibration_routes,
+)
 from adapters.http.scale_routes import ScaleEndpoints, scale_routes
 from adapters.http.schedule_routes import ScheduleEndpoints, schedule_routes
 from adapters.http.serialize import RequestRejected, read_body
@@ -51,6 +55,7 @@ def create_http_app(
     schedules: ScheduleEndpoints,
     live: LiveFeed,
     scale: ScaleEndpoints | None = None,
+    scale_calibration: ScaleCalibrationEndpoints | None = None,
     token: str,
 ) -> Starlette:
     """Build the Starlette app serving the dosing API over the given use cases.
@@ -82,6 +87,7 @@ def create_http_app(
         *recipe_routes(recipes),
         *schedule_routes(schedules),
         *(scale_routes(scale) if scale is not None else []),
+        *(scale_calibration_routes(scale_calibration) if scale_calibration else []),
         WebSocketRoute("/ws", live.serve),
     ]
     return Starlette(
