@@ -13,6 +13,7 @@ and pump commands and reports back with the verbs.
 from __future__ import annotations
 
 import enum
+import math
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -110,6 +111,7 @@ class GravimetricDispense:
         self._phase_ml: float | None = None  # ml of the last dribble/top-up, until settled
         self._phase_start_net = 0.0
         self._start_asked = self._came_from_fast = False
+        self._last_reading_at = -math.inf
         self._machine = Machine(
             model=self, states=WeighPhase, transitions=_TRANSITIONS, initial=_TARE,
             auto_transitions=False, model_attribute="phase",
@@ -128,9 +130,13 @@ class GravimetricDispense:
     # verbs ------------------------------------------------------------------------------
     def observe(self, reading: ScaleReading, now_s: float) -> WeighAction | None:
         """Take one reading (net of the tare once tared); return what to do now, if
-        anything. A reading out of range aborts."""
+        anything. A reading out of range aborts; one seen before (same ``at_s``) is
+        ignored."""
         if self.phase in (_DONE, _ABORT):
             return None
+        if reading.at_s <= self._last_reading_at:
+            return None  # the same reading again: a frozen scale must not look like no rise
+        self._last_reading_at = reading.at_s
         if not reading.in_range:
             self._abort(now_s, f"scale {reading.status.value}", WeighFault.SCALE_RANGE)
             return StopFlow("scale out of range") if self._flowing else None

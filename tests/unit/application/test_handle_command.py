@@ -185,3 +185,20 @@ def test_without_recipes_wired_a_recipe_command_is_refused(app: UseCases) -> Non
 
     assert (result["ok"], result["code"]) == (False, "unsupported")
     assert app.adapters.controller().moves == []
+
+
+def test_a_dose_weight_command_starts_a_dispense_by_weight(app: UseCases) -> None:
+    result = command(app, "dose-weight", "X", {"targetGrams": 1, "correlationId": "w-1"})
+    assert result["ok"] is True and result["runId"]
+    view = app.dispense_weight().get(result["runId"])
+    assert (view.pump_id, view.target_g, view.origin) == ("X", 1.0, "mqtt")
+    app.dispense_weight().abort(result["runId"])
+
+
+def test_a_dose_weight_command_without_a_correlation_id_or_target_is_refused(
+    app: UseCases,
+) -> None:
+    assert command(app, "dose-weight", "X", {"targetGrams": 1})["ok"] is False
+    missing = command(app, "dose-weight", "X", {"correlationId": "w-2"})
+    assert missing["ok"] is False and missing["code"] == "invalid_dose"
+    assert app.adapters.controller().moves == []
