@@ -143,8 +143,8 @@ def _seconds(value: float | None) -> str:
 def _print_faults(all_figures: list[RigFigures]) -> None:
     print(
         f"\nfaults (goal: aborted within {ABORT_GOAL_S:g} s); times by the daemon's clock "
-        f"from the trigger to the run's result and to its pump's stop (journal); polled "
-        f"here; and from the call"
+        f"from the trigger to the run's result and to its pump's stop (journal); polled: "
+        f"the result as seen here (empty reservoir: from the call); call->: the run's duration"
     )
     print(
         f"{'flow':>5} {'fault':<16} {'outcome':<8} {'fault':<11} {'alarm':<5} "
