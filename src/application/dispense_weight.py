@@ -13,7 +13,7 @@ from application.commands import (
 from application.control_plane import ControlPlane
 from application.scale_calibrator import ScaleCalibrationView, ScaleCalibrator
 from application.weigh_conductor import WeighConductor
-from domain.errors import UnknownWeighRun
+from domain.errors import UnknownScaleRun
 from domain.scale import ScaleReading, ScaleView, WeighRunView
 
 
@@ -48,15 +48,15 @@ class DispenseWeight:
 
     def abort(self, run_id: str) -> WeighRunView:
         """Abort a live run (its pump halted); returns the ended run. Raises
-        ``UnknownWeighRun``, ``PumpBusy`` (it already ended)."""
+        ``UnknownScaleRun``, ``PumpBusy`` (it already ended)."""
         view: WeighRunView = self._control.request(AbortWeighDispense(run_id), self._timeout_s)
         return view
 
     def get(self, run_id: str) -> WeighRunView:
-        """A live or recent run (the last 32). Raises ``UnknownWeighRun``."""
+        """A live or recent run (the last 32). Raises ``UnknownScaleRun``."""
         view = self._weigher.get(run_id)
         if view is None:
-            raise UnknownWeighRun(f"no dispense by weight {run_id!r}")
+            raise UnknownScaleRun(f"no dispense by weight {run_id!r}")
         return view
 
 
@@ -111,5 +111,5 @@ class CalibrateFromScale:
         return run_id
 
     def get(self, run_id: str) -> ScaleCalibrationView:
-        """A live or recent run. Raises ``UnknownWeighRun``."""
+        """A live or recent run. Raises ``UnknownScaleRun``."""
         return self._calibrator.get(run_id)

@@ -16,7 +16,7 @@ from application.dose_runner import DoseRunner
 from application.ports import AlarmSink, Clock
 from application.scale_session import ScaleSession
 from domain.calibration import PointResidual
-from domain.errors import DoserError, PumpBusy, ScaleFault, ScaleUnavailable, UnknownWeighRun
+from domain.errors import DoserError, PumpBusy, ScaleFault, ScaleUnavailable, UnknownScaleRun
 from domain.events import DoseOutcome
 from domain.gravimetric import TareScale
 from domain.scale_calibration import (
@@ -125,13 +125,13 @@ class ScaleCalibrator:
         return view.run_id
 
     def get(self, run_id: str) -> ScaleCalibrationView:
-        """A live or recent run. Raises ``UnknownWeighRun``."""
+        """A live or recent run. Raises ``UnknownScaleRun``."""
         if self._job is not None and self._job.view.run_id == run_id:
             return self._job.view
         try:
             return self._ended[run_id]
         except KeyError:
-            raise UnknownWeighRun(f"no calibration from the scale {run_id!r}") from None
+            raise UnknownScaleRun(f"no calibration from the scale {run_id!r}") from None
 
     def halt(self, reason: str) -> None:
         """The e-stop or shutdown: the runner already halted the pump; end the run."""

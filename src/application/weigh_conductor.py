@@ -25,7 +25,7 @@ from domain.errors import (
     PumpBusy,
     ScaleFault,
     ScaleUnavailable,
-    UnknownWeighRun,
+    UnknownScaleRun,
 )
 from domain.events import DoseOutcome
 from domain.gravimetric import GravimetricDispense, StartFlow, StopFlow, TareScale
@@ -159,12 +159,12 @@ class WeighConductor:
 
     def abort(self, run_id: str, reason: str = "aborted by request") -> WeighRunView:
         """Abort the live run ``run_id`` (its pump phase halted); returns its view.
-        Raises ``UnknownWeighRun`` when no such run is live."""
+        Raises ``UnknownScaleRun`` when no such run is live."""
         run = self._run
         if run is None or run.view.run_id != run_id:
             if self.get(run_id) is not None:
                 raise PumpBusy(f"the dispense by weight {run_id} has already ended")
-            raise UnknownWeighRun(f"no dispense by weight {run_id!r}")
+            raise UnknownScaleRun(f"no dispense by weight {run_id!r}")
         self._end(run, reason)
         return self.get(run_id) or run.view
 

@@ -208,7 +208,7 @@ class ScaleFault(DoserError):
         self.reason = reason
 
 
-class UnknownWeighRun(DoserError):
-    """No live or recent dispense by weight with that id."""
+class UnknownScaleRun(DoserError):
+    """No live or recent dispense by weight (or calibration from the scale) with that id."""
 
-    code = "unknown_weigh_run"
+    code = "unknown_scale_run"

@@ -5,7 +5,6 @@ real mosquitto). Shared steps live here."""
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -204,7 +203,7 @@ def pump_on_bench(weighing: WeighRig, pump: str, flow: float) -> None:
 @then(parsers.parse("the beaker really holds {grams:g} g within {tolerance:g} g"))
 def beaker_holds(weighing: WeighRig, grams: float, tolerance: float) -> None:
     """What truly landed in the beaker (the bench), not what the daemon thinks."""
-    time.sleep(1.0)  # the last drops: what is in flight lands within a second on the bench
+    wait_for(lambda: weighing.bench.in_flight_g() < 1e-4, 5, "the last drops to land")
     assert abs(weighing.bench.beaker_liquid_g() - grams) <= tolerance
 
 

@@ -39,8 +39,8 @@ from domain.errors import (
     ScaleUnavailable,
     UnknownPump,
     UnknownRecipe,
+    UnknownScaleRun,
     UnknownSchedule,
-    UnknownWeighRun,
 )
 from domain.registration import InvalidProfile
 
@@ -69,7 +69,7 @@ _STATUS_OF: dict[type[DoserError], int] = {
     UnknownSchedule: 404,
     ScaleUnavailable: 503,
     ScaleFault: 409,
-    UnknownWeighRun: 404,
+    UnknownScaleRun: 404,
 }
 _HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}
 

@@ -21,7 +21,7 @@ DEFAULT_VOLUME_ML = 10.0
 
 class ScaleCalibrationEndpoints:
     """Errors: 422 ``invalid_calibration`` with ``field``, 404 ``unknown_pump`` /
-    ``unknown_weigh_run``, 409 ``pump_busy`` / ``not_calibrated`` / ``scale_fault``, 503
+    ``unknown_scale_run``, 409 ``pump_busy`` / ``not_calibrated`` / ``scale_fault``, 503
     ``scale_unavailable``."""
 
     def __init__(self, calibrate: CalibrateFromScale) -> None:

@@ -23,7 +23,7 @@ from domain.errors import InvalidDose
 class ScaleEndpoints:
     """The scale handlers. Errors: 503 ``scale_unavailable`` (none configured, link down,
     silent), 409 ``scale_fault`` with ``reason`` (overload, unstable, rejected ...), 409
-    ``pump_busy``, 422 ``invalid_dose`` with ``field``, 404 ``unknown_weigh_run``."""
+    ``pump_busy``, 422 ``invalid_dose`` with ``field``, 404 ``unknown_scale_run``."""
 
     def __init__(self, dispense: DispenseWeight, scale: OperateScale) -> None:
         self._dispense, self._scale = dispense, scale
@@ -69,13 +69,13 @@ class ScaleEndpoints:
         )
 
     async def get_run(self, request: Request) -> Response:
-        """200 the run (see ``weigh_run_json``); 404 ``unknown_weigh_run``."""
+        """200 the run (see ``weigh_run_json``); 404 ``unknown_scale_run``."""
         view = await run_in_threadpool(self._dispense.get, request.path_params["run_id"])
         return JSONResponse(weigh_run_json(view))
 
     async def abort(self, request: Request) -> Response:
         """Abort a live run (its pump halted, what flowed journaled) → 200 the ended run;
-        404 ``unknown_weigh_run``; 409 ``pump_busy`` when it already ended."""
+        404 ``unknown_scale_run``; 409 ``pump_busy`` when it already ended."""
         view = await run_in_threadpool(self._dispense.abort, request.path_params["run_id"])
         return JSONResponse(weigh_run_json(view))
 

@@ -115,7 +115,7 @@ def test_an_aborted_dispense_stops_the_pump_and_says_so(app: UseCases, client: T
 def test_an_unknown_run_is_a_404(client: TestClient) -> None:
     response = client.get("/api/dispense/weight/no-such-run")
     assert response.status_code == 404
-    assert response.json()["error"]["code"] == "unknown_weigh_run"
+    assert response.json()["error"]["code"] == "unknown_scale_run"
 
 
 def test_calibration_from_the_scale_refuses_flow_rates_that_are_not_numbers(
