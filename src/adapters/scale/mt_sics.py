@@ -16,7 +16,7 @@ from collections.abc import Callable
 from adapters.scale import mt_sics_protocol as mp
 from adapters.scale.mt_sics_link import MtSicsLink
 from adapters.scale.mt_sics_session import Answer
-from adapters.serial.grbl_link import SerialFactory, SerialPort, open_serial_port
+from adapters.serial.line_reader import SerialFactory, SerialPort, open_serial_port
 from domain.errors import ScaleFault, ScaleUnavailable
 from domain.scale import ScaleReading
 

@@ -17,21 +17,11 @@ import serial
 
 from adapters.scale import mt_sics_protocol as mp
 from adapters.scale.mt_sics_session import Answer, ScaleSession, Waiter
-from adapters.serial.grbl_link import SerialFactory, SerialPort
+from adapters.serial.line_reader import LineConnection, SerialFactory
 from domain.errors import ScaleUnavailable
 
 LOG = logging.getLogger(__name__)
 _MAX_PARTIAL_LINE = 256  # bytes without a newline before we call them noise and drop them
-
-
-class _Connection:
-    """One open port, its reader thread and its partial input line."""
-
-    def __init__(self, port: SerialPort) -> None:
-        self.port = port
-        self.stop = threading.Event()
-        self.pending = bytearray()
-        self.thread: threading.Thread | None = None
 
 
 class MtSicsLink:
@@ -57,7 +47,7 @@ class MtSicsLink:
         self._factory, self._monotonic = factory, monotonic
         self._write_lock = threading.Lock()
         self.cond = threading.Condition()
-        self._conn: _Connection | None = None
+        self._conn: LineConnection | None = None
         self.down_reason: str | None = "link not open"
         self.session = ScaleSession(port_name)
 
@@ -69,29 +59,21 @@ class MtSicsLink:
             port = self._factory(self.port_name, self._baudrate, self._read_timeout_s)
         except (serial.SerialException, OSError, ValueError) as exc:
             raise ScaleUnavailable(f"cannot open {self.port_name}: {exc}") from exc
-        conn = _Connection(port)
+        conn = LineConnection(port, "scale-reader")
         with self.cond:
             self._conn, self.down_reason = conn, None
             self.session.new_connection()
-        conn.thread = threading.Thread(
-            target=self._read_loop, args=(conn,), name="scale-reader", daemon=True
-        )
-        conn.thread.start()
+        # an over-long line is handed on whole: the session counts it as garbage
+        dispatch = lambda raw: self._dispatch(conn, raw)  # noqa: E731
+        conn.start(dispatch, lambda reason: self._lose(conn, reason), dispatch, _MAX_PARTIAL_LINE)
 
     def close(self) -> None:
         """Close the port and join the reader thread. Idempotent."""
         with self.cond:
             conn, self._conn = self._conn, None
             self._fail_locked("link closed", closing=True)
-        if conn is None:
-            return
-        conn.stop.set()
-        if conn.thread is not None and conn.thread is not threading.current_thread():
-            conn.thread.join(timeout=max(1.0, 10 * self._read_timeout_s))
-        try:
-            conn.port.close()
-        except (serial.SerialException, OSError) as exc:
-            LOG.debug("scale: closing %s: %s", self.port_name, exc)
+        if conn is not None:
+            conn.shutdown(max(1.0, 10 * self._read_timeout_s))
 
     def check_up_locked(self) -> None:
         """Raise ``ScaleUnavailable``, naming the reason, unless the link is up."""
@@ -133,7 +115,7 @@ class MtSicsLink:
                 if self.session.waiter is waiter:
                     self.session.waiter = None
 
-    def _up_locked(self) -> _Connection:
+    def _up_locked(self) -> LineConnection:
         if self._conn is None or self.down_reason is not None:
             raise ScaleUnavailable(f"{self.port_name}: {self.down_reason}")
         return self._conn
@@ -145,37 +127,14 @@ class MtSicsLink:
             self.down_reason = reason
         self.cond.notify_all()
 
-    def _lose(self, conn: _Connection, reason: str) -> None:
+    def _lose(self, conn: LineConnection, reason: str) -> None:
         with self.cond:
             if conn is self._conn:
                 self._fail_locked(reason)
 
     # -- the reader thread ------------------------------------------------------------
 
-    def _read_loop(self, conn: _Connection) -> None:
-        port = conn.port
-        while not conn.stop.is_set():
-            try:
-                chunk = port.read(max(1, port.in_waiting))
-            except Exception as exc:  # any failure of a vanished port ends this link
-                if not conn.stop.is_set():
-                    self._lose(conn, f"read failed: {exc}")
-                return
-            if not chunk:
-                continue
-            conn.pending += chunk
-            *lines, rest = conn.pending.split(b"\n")
-            conn.pending = bytearray(rest)
-            if len(conn.pending) > _MAX_PARTIAL_LINE:
-                lines.append(conn.pending)  # counted as garbage below
-                conn.pending = bytearray()
-            for raw in lines:
-                try:
-                    self._dispatch(conn, bytes(raw))
-                except Exception:  # a bad line must never kill the reader
-                    LOG.exception("scale: could not handle line %r", raw[:80])
-
-    def _dispatch(self, conn: _Connection, raw: bytes) -> None:
+    def _dispatch(self, conn: LineConnection, raw: bytes) -> None:
         now = self._monotonic()
         with self.cond:
             if conn is self._conn:  # else a stale reader's late line

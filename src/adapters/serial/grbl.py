@@ -16,8 +16,9 @@ from collections.abc import Mapping
 
 from adapters.serial import grbl_protocol as gp
 from adapters.serial.grbl_codes import alarm_message
-from adapters.serial.grbl_link import GrblLink, SerialFactory, SerialPort, open_serial_port
+from adapters.serial.grbl_link import GrblLink
 from adapters.serial.grbl_session import GrblSession, StreamedLine
+from adapters.serial.line_reader import SerialFactory, SerialPort, open_serial_port
 from domain.errors import ControllerFault, ControllerUnavailable, InvalidDose, PumpBusy
 from domain.motion import ControllerState, ControllerStatus
 

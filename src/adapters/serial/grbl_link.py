@@ -12,50 +12,17 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from typing import Protocol
 
 import serial
 
 from adapters.serial import grbl_protocol as gp
 from adapters.serial.grbl_session import GrblSession
+from adapters.serial.line_reader import LineConnection, SerialFactory
 from domain.errors import ControllerUnavailable
 
 LOG = logging.getLogger(__name__)
 _MAX_PARTIAL_LINE = 1024  # bytes without a newline before we call it noise and drop them
-
-
-class SerialPort(Protocol):
-    """The slice of ``serial.Serial`` the adapter uses, so tests can pass their own."""
-
-    @property
-    def in_waiting(self) -> int: ...
-    def read(self, size: int = 1) -> bytes: ...
-    def write(self, data: bytes, /) -> int | None: ...
-    def close(self) -> None: ...
-
-
-SerialFactory = Callable[[str, int, float], SerialPort]
-
-
-def open_serial_port(port: str, baudrate: int, read_timeout_s: float) -> SerialPort:
-    """Open ``port`` (a device path or any pyserial URL) exclusively, 8N1 at ``baudrate``.
-
-    ``read_timeout_s`` (s) bounds one read. pyserial discards input that arrived before
-    ``open``. Raises ``serial.SerialException`` / ``OSError`` / ``ValueError``.
-    """
-    return serial.serial_for_url(
-        port, baudrate=baudrate, timeout=read_timeout_s, write_timeout=1.0, exclusive=True
-    )
-
-
-class _Connection:
-    """One open port, its reader thread and its partial input line."""
-
-    def __init__(self, port: SerialPort) -> None:
-        self.port = port
-        self.stop = threading.Event()
-        self.pending = bytearray()
-        self.thread: threading.Thread | None = None
+_JOIN_TIMEOUT_S = 1.0  # for the reader to see the stop (its reads time out sooner)
 
 
 class GrblLink:
@@ -83,7 +50,7 @@ class GrblLink:
         self._session = session
         self._write_lock = threading.Lock()
         self.cond = threading.Condition()
-        self._conn: _Connection | None = None
+        self._conn: LineConnection | None = None
         self.down_reason: str | None = "link not open"
 
     @property
@@ -98,19 +65,21 @@ class GrblLink:
         with self.cond:
             stale, self._conn = self._conn, None
         if stale is not None:
-            self._shutdown(stale)
+            stale.shutdown(_JOIN_TIMEOUT_S)
         try:
             port = self._factory(self.port_name, self._baudrate, self._read_timeout_s)
         except (serial.SerialException, OSError, ValueError) as exc:
             raise ControllerUnavailable(f"cannot open {self.port_name}: {exc}") from exc
-        conn = _Connection(port)
+        conn = LineConnection(port, "grbl-reader")
         with self.cond:
             self._conn, self.down_reason = conn, None
             self._session.new_connection()
-        conn.thread = threading.Thread(
-            target=self._read_loop, args=(conn,), name="grbl-reader", daemon=True
+        conn.start(
+            on_line=lambda raw: self._dispatch(conn, raw.decode("ascii", "replace").strip()),
+            on_lost=lambda reason: self._lose(conn, reason),
+            on_overflow=_drop_noise,
+            max_partial=_MAX_PARTIAL_LINE,
         )
-        conn.thread.start()
 
     def close(self) -> None:
         """Close the port and stop the reader thread. Idempotent; never blocks on a line."""
@@ -118,7 +87,7 @@ class GrblLink:
             conn, self._conn = self._conn, None
             self.fail_locked("link closed", closing=True)
         if conn is not None:
-            self._shutdown(conn)
+            conn.shutdown(_JOIN_TIMEOUT_S)
 
     def write(self, data: bytes) -> None:
         """Write ``data`` now, from any thread. Raises ``ControllerUnavailable`` while the link
@@ -153,53 +122,19 @@ class GrblLink:
         self._session.finish_inflight(ControllerUnavailable(f"{self.port_name}: {reason}"))
         self.cond.notify_all()
 
-    def _up_locked(self) -> _Connection:
+    def _up_locked(self) -> LineConnection:
         if self._conn is None or self.down_reason is not None:
             raise ControllerUnavailable(f"{self.port_name}: {self.down_reason}")
         return self._conn
 
-    def _lose(self, conn: _Connection, reason: str) -> None:
+    def _lose(self, conn: LineConnection, reason: str) -> None:
         with self.cond:
             if conn is self._conn:
                 self.fail_locked(reason)
 
-    def _shutdown(self, conn: _Connection) -> None:
-        conn.stop.set()
-        if conn.thread is not None and conn.thread is not threading.current_thread():
-            conn.thread.join(timeout=1.0)
-        try:
-            conn.port.close()
-        except (serial.SerialException, OSError) as exc:
-            LOG.debug("grbl: closing %s: %s", self.port_name, exc)
-
     # -- the reader thread ------------------------------------------------------------
 
-    def _read_loop(self, conn: _Connection) -> None:
-        """Read in blocks (never ``readline``: byte-by-byte reads stall behind the GIL)."""
-        port = conn.port
-        while not conn.stop.is_set():
-            try:
-                chunk = port.read(max(1, port.in_waiting))
-            except Exception as exc:  # any failure of a vanished port ends this link
-                if not conn.stop.is_set():
-                    self._lose(conn, f"read failed: {exc}")
-                return
-            if not chunk:
-                continue
-            conn.pending += chunk
-            *lines, rest = conn.pending.split(b"\n")
-            conn.pending = bytearray(rest)
-            if len(conn.pending) > _MAX_PARTIAL_LINE:
-                LOG.warning("grbl: dropping %d bytes without a newline", len(conn.pending))
-                conn.pending.clear()
-            for raw in lines:
-                text = raw.decode("ascii", errors="replace").strip()
-                try:
-                    self._dispatch(conn, text)
-                except Exception:  # a bad line must never kill the reader
-                    LOG.exception("grbl: could not handle line %r", text)
-
-    def _dispatch(self, conn: _Connection, text: str) -> None:
+    def _dispatch(self, conn: LineConnection, text: str) -> None:
         LOG.debug("grbl RX %s", text)
         line = gp.classify(text)
         with self.cond:
@@ -209,3 +144,7 @@ class GrblLink:
             if lost is not None:  # the controller reset on its own: fail as a lost port
                 self.fail_locked(lost)
             self.cond.notify_all()
+
+
+def _drop_noise(noise: bytes) -> None:
+    LOG.warning("grbl: dropping %d bytes without a newline", len(noise))
