@@ -8,7 +8,7 @@ from __future__ import annotations
 import uuid
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from application.calibration_book import CalibrationBook
@@ -20,7 +20,7 @@ from domain.errors import DoserError, PumpBusy, ScaleFault, ScaleUnavailable, Un
 from domain.events import DoseOutcome
 from domain.gravimetric import TareScale
 from domain.scale_calibration import (
-    MoveAxis,
+    CalibrationPhase,
     ScaleCalibrationPlan,
     ScaleCalibrationRun,
     WeighedPoint,
@@ -61,7 +61,6 @@ class _Job:
     view: ScaleCalibrationView
     run: ScaleCalibrationRun
     dose_id: str | None = None
-    move: MoveAxis | None = field(default=None)
 
 
 class ScaleCalibrator:
@@ -192,7 +191,7 @@ class ScaleCalibrator:
             self._runner.stop(job.view.pump_id, run.reason or "calibration ended")
         residuals: tuple[PointResidual, ...] = ()
         reason = run.reason
-        if run.phase.value == "done":
+        if run.phase is CalibrationPhase.DONE:
             try:
                 calibration = self._book.get(job.view.pump_id)
                 for weighed in run.points:

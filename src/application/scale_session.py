@@ -30,6 +30,7 @@ class ScaleSession:
 
     @property
     def configured(self) -> bool:
+        """A scale is configured (``[scale] driver``, or the bench's in ``--simulate``)."""
         return self._scale is not None
 
     def keep_open(self) -> None:

@@ -28,7 +28,7 @@ from domain.errors import (
     UnknownScaleRun,
 )
 from domain.events import DoseOutcome
-from domain.gravimetric import GravimetricDispense, StartFlow, StopFlow, TareScale
+from domain.gravimetric import GravimetricDispense, StartFlow, StopFlow, TareScale, WeighAction
 from domain.scale import ScaleReading, ScaleView, WeighRunView
 from domain.telemetry import Severity
 from domain.weighing import WeighFault, WeighOutcome, WeighPlan
@@ -151,7 +151,7 @@ class WeighConductor:
             settings.tolerance_g if tolerance_g is None else tolerance_g,
             (settings.densities or {}).get(pump_id, 1.0),
             fast,
-            min(settings.slow_flow_ml_min, fast) if fast > 0 else settings.slow_flow_ml_min,
+            min(settings.slow_flow_ml_min, fast),  # a bad fast flow: WeighPlan refuses it
             inflight_s=self._inflight.get(pump_id),
             resolution_g=settings.resolution_g,
             settle_timeout_s=settings.settle_timeout_s,
@@ -243,7 +243,7 @@ class WeighConductor:
             return
         run.dispense.flow_ended(ended.actual_ml, now)
 
-    def _act(self, run: _Run, action: object, now: float) -> None:
+    def _act(self, run: _Run, action: WeighAction | None, now: float) -> None:
         pump_id = run.view.pump_id
         if isinstance(action, TareScale):
             try:

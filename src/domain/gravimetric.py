@@ -33,6 +33,8 @@ MIN_SETTLE_S = 0.5  # after a pump stops, before a stable reading counts as sett
 
 
 class WeighPhase(enum.Enum):
+    """Where a dispense by weight stands; DONE and ABORTED are final."""
+
     TARING = "taring"
     FAST = "fast"
     SETTLING = "settling"

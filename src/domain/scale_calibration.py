@@ -76,6 +76,9 @@ class WeighedPoint:
 
 
 class CalibrationPhase(enum.Enum):
+    """Where a calibration from the scale stands (per point: taring, moving, settling);
+    DONE and ABORTED are final."""
+
     TARING = "taring"
     MOVING = "moving"
     SETTLING = "settling"
@@ -104,10 +107,12 @@ class ScaleCalibrationRun:
 
     @property
     def ended(self) -> bool:
+        """DONE or ABORTED."""
         return self.phase in (CalibrationPhase.DONE, CalibrationPhase.ABORTED)
 
     @property
     def moving(self) -> bool:
+        """A point's move runs."""
         return self.phase is CalibrationPhase.MOVING
 
     def observe(self, reading: ScaleReading, now_s: float) -> TareScale | MoveAxis | None:
