@@ -14,10 +14,12 @@ Feature: Calibrating a pump from the scale
     And pump "X"'s calibration holds those 3 points, each with a residual
     And the journal shows 3 calibration runs of pump "X"
 
+  # Uncalibrated (0.05 ml/mm) this dose would land +0.057 g over: the bench's pump truly
+  # gives 0.0506 ml/mm at 1800 mm/min. Each 5 ml point is weighed to 0.01 g (0.2 %).
   Scenario: A later dose by volume is exact with the points from the scale
     Given pump "X" was calibrated from the scale at 30, 90 and 150 ml/min with 5 ml per point
     When I dose 5 ml of "X" at 90 ml/min into an empty beaker
-    Then the beaker really holds 5 g within 0.02 g
+    Then the beaker really holds 5 g within 0.03 g
 
   Scenario: Flow rates that make no sense are refused before anything moves
     When I try to calibrate pump "X" from the scale at 0 ml/min
