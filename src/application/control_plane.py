@@ -31,6 +31,7 @@ from application.commands import (
     StopPump,
 )
 from application.dose_runner import DoseRunner
+from application.lateness_meter import LatenessMeter
 from application.ports import Clock
 from application.recipe_conductor import RecipeConductor
 from application.scale_calibrator import ScaleCalibrator
@@ -55,7 +56,8 @@ class ControlPlane:
 
     ``poll_interval_s`` (s) is the status poll period while dosing (DESIGN: ≥ 20 Hz);
     ``idle_poll_interval_s`` (s) while idle; ``reconnect_interval_s`` (s) between attempts to
-    open a lost controller link.
+    open a lost controller link. ``timing``, when given, records how late each poll of a
+    connected controller ran behind its schedule (the timing diagnostics).
     """
 
     def __init__(
@@ -69,6 +71,7 @@ class ControlPlane:
         poll_interval_s: float = 0.05,
         idle_poll_interval_s: float = 1.0,
         reconnect_interval_s: float = 5.0,
+        timing: LatenessMeter | None = None,
     ) -> None:
         self._runner = runner
         self._conductor = conductor
@@ -80,6 +83,7 @@ class ControlPlane:
         self._reconnect_interval_s = reconnect_interval_s
         self._inbox: queue.Queue[_Envelope] = queue.Queue()
         self._next_tick = 0.0
+        self._timing = timing
 
     def request(self, command: Command, timeout_s: float = 5.0) -> Any:
         """Submit ``command`` and wait up to ``timeout_s`` (s) for its result.
@@ -139,6 +143,8 @@ class ControlPlane:
                 self._poll_interval_s if self._runner.connected else self._reconnect_interval_s
             )
             return
+        if self._timing is not None and self._next_tick > 0.0:
+            self._timing.record(now - self._next_tick)
         self._guarded(self._runner.tick)
         if self._conductor is not None:
             self._guarded(self._conductor.tick)

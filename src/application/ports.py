@@ -12,6 +12,7 @@ from typing import Any, Protocol
 
 from domain.events import DoseEvent, DoseOutcome
 from domain.journal import DoseRecord
+from domain.led import LedFrame, Rgb
 from domain.motion import ControllerStatus
 from domain.recipe import Recipe
 from domain.recipe_run import RecipeRunRecord
@@ -447,3 +448,23 @@ class Scale(Protocol):
 
     def zero(self, timeout_s: float) -> None:
         """Zero (MT-SICS ``Z``): the scale sets a new zero at the next stable weight."""
+
+
+class StatusLights(Protocol):
+    """Status LEDs (WS2812B over SPI, the Linux sysfs LED class). Only the LED render
+    thread calls ``show``; ``close`` may also come from shutdown on another thread, so
+    adapters make it idempotent and safe against a ``show`` in progress.
+
+    ``blinks_by_itself``: True when the device blinks a cue on its own (the sysfs timer
+    trigger), so ``show`` is needed only when the frame changes; False when every blink
+    phase must be written (WS2812B: the renderer sends each phase's colours).
+    """
+
+    blinks_by_itself: bool
+
+    def show(self, frame: LedFrame, pixels: tuple[Rgb, ...]) -> None:
+        """Show ``frame``; ``pixels`` are its colours now (blinking cues resolved). Both
+        have one entry per LED. Raises ``OSError`` when the device cannot be written."""
+
+    def close(self) -> None:
+        """Leave the LEDs dark and release the device. Idempotent."""

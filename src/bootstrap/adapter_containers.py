@@ -31,6 +31,7 @@ from adapters.mqtt.session import PahoBrokerSession
 from adapters.mqtt.telemetry import MqttTelemetry
 from adapters.network import OsNetworkIdentity
 from adapters.serial.grbl import GrblController
+from bootstrap.lights import open_status_lights
 from bootstrap.resources import (
     fake_bench,
     mqtt_names,
@@ -58,6 +59,7 @@ class RealAdapters(containers.DeclarativeContainer):
         GrblController, port=config.controller.port, baudrate=config.controller.baudrate
     )
     scale = providers.Resource(open_scale, scale=config.scale)
+    leds = providers.Resource(open_status_lights, led=config.led)
     nvs = providers.Resource(open_nvs, data_dir=config.data_dir)
     identity = providers.Singleton(OsNetworkIdentity)
     sleeper = providers.Singleton(EventSleeper)
@@ -120,6 +122,7 @@ class FakeAdapters(containers.DeclarativeContainer):
     controller = providers.Singleton(FakeMotionController)
     bench = providers.Singleton(fake_bench, controller=controller)
     scale = providers.Singleton(FakeScale, load=bench.provided.load_g)
+    leds = providers.Resource(open_status_lights, led=config.led)
     nvs = providers.Singleton(InMemoryNvs)
     identity = providers.Singleton(FakeNetworkIdentity)
     sleeper = providers.Singleton(EventSleeper)

@@ -11,6 +11,7 @@ from dependency_injector import containers, providers
 
 from adapters.http.app import create_http_app
 from adapters.http.calibration_routes import CalibrationEndpoints
+from adapters.http.diagnostics_routes import DiagnosticsEndpoints
 from adapters.http.pump_routes import PumpEndpoints
 from adapters.http.recipe_routes import RecipeEndpoints
 from adapters.http.scale_calibration_routes import ScaleCalibrationEndpoints
@@ -40,6 +41,7 @@ from application.emergency_stop import EmergencyStop, ResetEmergencyStop
 from application.execute_recipe import ExecuteRecipe
 from application.handle_command import HandleCommand
 from application.inflight_book import InflightBook
+from application.lateness_meter import LatenessMeter, TimingDiagnostics
 from application.list_history import ListHistory
 from application.manage_schedules import ScheduleAdmin
 from application.publish_status import PublishStatus
@@ -61,6 +63,7 @@ from application.stop_pump import StopPump
 from application.telemetry_drainer import TelemetryDrainer
 from application.weigh_conductor import WeighConductor
 from bootstrap.adapter_containers import FakeAdapters, RealAdapters, SimulatedAdapters
+from bootstrap.lights import led_layout, status_lights_loop
 from bootstrap.resources import (
     calibration_defaults,
     default_timezone,
@@ -88,6 +91,10 @@ def _dropped_counter(record: RecordTelemetry | None) -> Callable[[], int]:
 
 def _scale_view_of(weigher: WeighConductor) -> Callable[[], ScaleView]:
     return lambda: weigher.view
+
+
+def _led_meter(driver: str, meter: LatenessMeter) -> LatenessMeter | None:
+    return None if driver == "none" else meter
 
 
 def _link_view_of(supervisor: ConnectionSupervisor | None) -> Callable[[], LinkView] | None:
@@ -187,6 +194,7 @@ class UseCases(containers.DeclarativeContainer):
         settle_timeout_s=config.scale.settle_timeout_s,
         alarms=record_telemetry,
     )
+    control_timing = providers.Singleton(LatenessMeter)
     control_plane = providers.Singleton(
         ControlPlane,
         runner=runner,
@@ -195,6 +203,7 @@ class UseCases(containers.DeclarativeContainer):
         weigher=weigher,
         calibrator=calibrator,
         poll_interval_s=config.controller.poll_interval_s,
+        timing=control_timing,
     )
     dispense_weight = providers.Factory(DispenseWeight, control=control_plane, weigher=weigher)
     operate_scale = providers.Factory(OperateScale, control=control_plane, weigher=weigher)
@@ -319,6 +328,22 @@ class UseCases(containers.DeclarativeContainer):
         global_max_ml_per_day=config.safety.max_ml_per_day,
         scale=providers.Callable(_scale_view_of, weigher),
     )
+    led_timing = providers.Singleton(LatenessMeter)
+    # None when [led] driver is "none": no render thread.
+    status_lights = providers.Singleton(
+        status_lights_loop,
+        lights=adapters.leds,
+        board=adapters.board,
+        clock=adapters.clock,
+        layout=providers.Callable(led_layout, config.led, config.pumps).provider,
+        link=providers.Callable(_link_view_of, supervisor),
+        timing=led_timing,
+    )
+    timing = providers.Singleton(
+        TimingDiagnostics,
+        control_tick=control_timing,
+        led_frame=providers.Callable(_led_meter, config.led.driver, led_timing),
+    )
     presets = providers.Singleton(
         PumpPresets,
         nvs=adapters.nvs,
@@ -387,6 +412,7 @@ class UseCases(containers.DeclarativeContainer):
         scale_calibration=providers.Factory(
             ScaleCalibrationEndpoints, calibrate=calibrate_from_scale
         ),
+        diagnostics=providers.Factory(DiagnosticsEndpoints, timing=timing),
         live=providers.Factory(
             LiveFeed,
             status=report_status,

@@ -1,7 +1,8 @@
 """The daemon: start order, threads and signals (DESIGN §2).
 
-Start order (the user's): settings → token → resources (NVS, journal, simulator) →
-control-plane thread (owns the serial port, connects to the controller) → the scheduler
+Start order (the user's): settings → token → resources (NVS, journal, simulator, LEDs) →
+control-plane thread (owns the serial port, connects to the controller) → the status LED
+render thread (20 Hz, from the control plane's snapshots) → the scheduler
 thread, which decides schedule slots only once the controller is connected and the doses a
 crash left are settled (slots missed until then follow their missed-run policy) → HTTP
 server listening → only then the MQTT supervisor thread. SIGTERM/SIGINT take the emergency stop's
@@ -33,12 +34,19 @@ log = structlog.get_logger("doser.daemon")
 def prepare(settings: Settings, *, simulate: bool) -> Settings:
     """Fill what start-up derives: the simulated pumps and the HTTP token.
 
-    Raises ``ConfigError`` when no pumps are configured outside ``--simulate``.
+    Raises ``ConfigError`` when no pumps are configured outside ``--simulate``, or when the
+    LED chain is too short to give each pump a segment.
     """
     if not settings.pumps:
         if not simulate:
             raise ConfigError("invalid config: pumps: at least one [[pumps]] table is required")
         settings = settings.model_copy(update={"pumps": SIMULATED_PUMPS})
+    led_count = settings.led.count or 0
+    if settings.led.driver != "none" and led_count < len(settings.pumps):
+        raise ConfigError(
+            f"invalid config: led.count: {led_count} LEDs cannot give each of"
+            f" {len(settings.pumps)} pumps a segment"
+        )
     if not settings.http.token:
         token_path = settings.data_dir / "http_token"
         token, created = load_or_create_token(token_path)
@@ -123,8 +131,18 @@ class Daemon:
             daemon=True,
         )
         scheduler = threading.Thread(target=self._schedules, name="scheduler", daemon=True)
+        lights = self.app.status_lights()
+        leds = (
+            threading.Thread(
+                target=lights.run, args=(self._stop,), name="status-leds", daemon=True
+            )
+            if lights is not None
+            else None
+        )
         try:
             plane.start()
+            if leds is not None:
+                leds.start()
             scheduler.start()
             log.info(
                 "started",
@@ -145,6 +163,8 @@ class Daemon:
             self._stop_network_plane()  # the shared sleeper's stop also ends the scheduler
             scheduler.join(timeout=10)
             plane.join(timeout=30)
+            if leds is not None and leds.is_alive():
+                leds.join(timeout=5)
             self.app.shutdown_resources()
             log.info("stopped")
 

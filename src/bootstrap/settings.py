@@ -20,6 +20,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from adapters.led.ws2812_spi import MAX_LEDS
 from adapters.mqtt.broker_url import check_ca_file, parse_broker_url
 
 _TOML_PATH: contextvars.ContextVar[Path | None] = contextvars.ContextVar("toml", default=None)
@@ -159,6 +160,41 @@ class ScaleSettings(_Section):
     max_target_g: float = Field(default=150.0, gt=0, allow_inf_nan=False)
 
 
+class LedSettings(_Section):
+    """Status LEDs: ``driver`` ``ws2812-spi`` (a WS2812B chain on the SPI bus ``device``,
+    e.g. ``/dev/spidev0.0``), ``sysfs`` (Linux LED class devices: ``device`` lists their
+    names under /sys/class/leds, or paths, comma-separated, one LED each) or ``none``.
+    ``count``: LEDs on the chain (default: 32, the user's 4 strips x 8, for ws2812-spi; the
+    number of names for sysfs); they are shared out in equal segments, one per pump.
+    ``brightness`` (0-1] scales every colour; ``max_current_ma`` (mA) caps a frame's
+    estimated supply current (20 mA per colour channel at full)."""
+
+    driver: Literal["none", "ws2812-spi", "sysfs"] = "none"
+    device: str = "/dev/spidev0.0"
+    count: int | None = Field(default=None, ge=1)
+    brightness: float = Field(default=0.25, gt=0, le=1, allow_inf_nan=False)
+    max_current_ma: float = Field(default=1000.0, gt=0, allow_inf_nan=False)
+
+    @model_validator(mode="after")
+    def _count_fits_driver(self) -> LedSettings:
+        if self.count is None:  # the default depends on the driver
+            self.count = len(self.sysfs_names) if self.driver == "sysfs" else 32
+        if self.driver == "sysfs":
+            names = self.sysfs_names
+            if not names or self.device.startswith("/dev/"):
+                raise ValueError("device: name the sysfs LEDs, comma-separated")
+            if self.count != len(names):
+                raise ValueError(f"count: {self.count}, but device names {len(names)} LEDs")
+        elif self.driver == "ws2812-spi" and self.count > MAX_LEDS:
+            raise ValueError(f"count: at most {MAX_LEDS} LEDs fit one SPI transfer")
+        return self
+
+    @property
+    def sysfs_names(self) -> list[str]:
+        """The LED class names (or paths) ``device`` lists, for the sysfs driver."""
+        return [name.strip() for name in self.device.split(",") if name.strip()]
+
+
 class ScheduleSettings(_Section):
     """Schedules: the time zone a new schedule gets when it names none (IANA name, e.g.
     ``Europe/Berlin``; empty: the system's own zone, as the device clock shows it)."""
@@ -195,6 +231,7 @@ class Settings(BaseSettings):
     safety: SafetySettings = SafetySettings()
     schedules: ScheduleSettings = ScheduleSettings()
     scale: ScaleSettings = ScaleSettings()
+    led: LedSettings = LedSettings()
     pumps: list[PumpSettings] = []
 
     @field_validator("pumps")

@@ -19,6 +19,7 @@ from adapters.http import serialize
 from adapters.http.auth import BearerAuthMiddleware
 from adapters.http.calibration_routes import CalibrationEndpoints, calibration_routes
 from adapters.http.config_routes import ConfigEndpoints
+from adapters.http.diagnostics_routes import DiagnosticsEndpoints, diagnostics_routes
 from adapters.http.emergency_routes import EmergencyEndpoints
 from adapters.http.errors import UnexpectedErrorMiddleware, exception_handlers
 from adapters.http.pump_routes import PumpEndpoints, pump_routes
@@ -56,6 +57,7 @@ def create_http_app(
     live: LiveFeed,
     scale: ScaleEndpoints | None = None,
     scale_calibration: ScaleCalibrationEndpoints | None = None,
+    diagnostics: DiagnosticsEndpoints | None = None,
     token: str,
 ) -> Starlette:
     """Build the Starlette app serving the dosing API over the given use cases.
@@ -88,6 +90,7 @@ def create_http_app(
         *schedule_routes(schedules),
         *(scale_routes(scale) if scale is not None else []),
         *(scale_calibration_routes(scale_calibration) if scale_calibration else []),
+        *(diagnostics_routes(diagnostics) if diagnostics is not None else []),
         WebSocketRoute("/ws", live.serve),
     ]
     return Starlette(

@@ -12,6 +12,7 @@ from application.commands import StartDose
 from application.control_plane import ControlPlane
 from application.dispense_volume import DispenseVolume
 from application.dose_runner import DoseRunner
+from application.lateness_meter import LatenessMeter
 from application.stop_pump import StopPump
 from domain.calibration import Calibration
 from domain.dose import PumpLimits
@@ -108,3 +109,22 @@ def test_an_unexpected_error_reaches_the_caller_and_the_plane_keeps_serving() ->
         DispenseVolume(control).execute("Q", 1.0, 10.0)
     stop.set()
     thread.join(timeout=5)
+
+
+def test_each_poll_of_a_connected_controller_records_how_late_it_ran() -> None:
+    plane = Plane()
+    meter = LatenessMeter()
+    runner = DoseRunner(
+        plane.controller, PUMPS, plane.journal, plane.clock, InMemoryStatusBoard()
+    )
+    control = ControlPlane(runner, plane.clock, poll_interval_s=0.05, timing=meter)
+    control.run_once()  # connects: the first poll has no schedule to be late for
+    assert meter.summary().samples == 0
+    plane.clock.advance(0.05 + 0.003)  # the next poll was due 3 ms ago
+    control.run_once()
+    plane.clock.advance(0.997 + 0.010)  # idle: due 1 s after the last was due; 10 ms late
+    control.run_once()
+    summary = meter.summary()
+    assert summary.samples == 2
+    assert summary.max_s == pytest.approx(0.010)
+    assert summary.p50_s == pytest.approx(0.003)
