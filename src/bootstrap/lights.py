@@ -5,29 +5,43 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import structlog
+
 from adapters.led.sysfs_leds import open_sysfs_lights
 from adapters.led.ws2812_spi import open_ws2812_spi
-
 from application.lateness_meter import LatenessMeter
 from application.ports import Clock, StatusBoard, StatusLights
 from application.show_status_lights import ShowStatusLights
 from domain.led import LedLayout
 from domain.mqtt_link import LinkView
 
+log = structlog.get_logger("doser.leds")
+
 
 def open_status_lights(led: dict[str, Any]) -> Iterator[StatusLights | None]:
     """Resource: the LEDs of ``[led]`` (None for driver ``none``), darkened and released
-    at shutdown. Raises ``OSError`` when the device cannot be opened."""
+    at shutdown.
+
+    LEDs that cannot be opened (no such device, SPI not enabled, not a spidev or LED class
+    device) are logged as an error and the daemon runs without them: status lights are
+    never a reason to stop dosing.
+    """
     driver = led["driver"]
     lights: StatusLights
     if driver == "none":
         yield None
         return
-    if driver == "ws2812-spi":
-        lights = open_ws2812_spi(led["device"], led["count"])
-    else:
-        names = [name.strip() for name in led["device"].split(",") if name.strip()]
-        lights = open_sysfs_lights(names)
+    try:
+        if driver == "ws2812-spi":
+            lights = open_ws2812_spi(led["device"], led["count"])
+        else:
+            names = [name.strip() for name in led["device"].split(",") if name.strip()]
+            lights = open_sysfs_lights(names)
+    except (OSError, ValueError) as exc:
+        log.error("status LEDs unavailable; running without them", driver=driver,
+                  device=led["device"], error=str(exc))
+        yield None
+        return
     try:
         yield lights
     finally:

@@ -171,7 +171,7 @@ class LedSettings(_Section):
 
     driver: Literal["none", "ws2812-spi", "sysfs"] = "none"
     device: str = "/dev/spidev0.0"
-    count: int | None = Field(default=None, ge=1)
+    count: int | None = Field(default=None, ge=1, le=MAX_LEDS)  # one SPI transfer
     brightness: float = Field(default=0.25, gt=0, le=1, allow_inf_nan=False)
     max_current_ma: float = Field(default=1000.0, gt=0, allow_inf_nan=False)
 
@@ -185,8 +185,6 @@ class LedSettings(_Section):
                 raise ValueError("device: name the sysfs LEDs, comma-separated")
             if self.count != len(names):
                 raise ValueError(f"count: {self.count}, but device names {len(names)} LEDs")
-        elif self.driver == "ws2812-spi" and self.count > MAX_LEDS:
-            raise ValueError(f"count: at most {MAX_LEDS} LEDs fit one SPI transfer")
         return self
 
     @property
