@@ -3,7 +3,11 @@ work never takes the test process's GIL from the pty thread that timestamps seri
 
 - GET /api/status at a steady rate over a few keep-alive connections;
 - malformed MQTT dose commands (``volume_ml`` not a number) on ``{b}/cmd/X/dose``, which the
-  daemon must parse, refuse and answer on ``{b}/cmd/result``: work, but no motor moves.
+  daemon must parse, refuse and answer on ``{b}/cmd/result``: work, but no motor moves;
+- optionally, WebSocket clients on ``/ws`` that keep listening to the live status feed (one
+  thread each, reconnecting after any failure), as open dashboard tabs do.
+
+A rate of 0 leaves that kind of load out.
 
 ``background_load(...)`` runs it for the length of a ``with`` block and then holds its
 ``LoadReport``. Run directly, the script prints ``ready`` once connected, loads until its
@@ -28,6 +32,8 @@ from typing import Any
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
+from websockets.exceptions import WebSocketException
+from websockets.sync.client import connect as ws_connect
 
 HTTP_CONNECTIONS = 4
 
@@ -35,7 +41,10 @@ HTTP_CONNECTIONS = 4
 @dataclass(frozen=True)
 class LoadReport:
     """What the generator did: ``seconds`` loaded; GET /api/status requests, failures and
-    round trip p50/p99 (s); MQTT commands sent, answered and publish → answer p50/p99 (s)."""
+    round trip p50/p99 (s); MQTT commands sent, answered and publish → answer p50/p99 (s);
+    WebSocket clients asked for, how many were connected at the end, status messages they
+    received, failed connections or dropped sockets (each followed by a reconnect), and the
+    longest wait between two status messages on one socket (s)."""
 
     seconds: float
     http_requests: int
@@ -46,6 +55,11 @@ class LoadReport:
     mqtt_answered: int
     mqtt_p50_s: float
     mqtt_p99_s: float
+    ws_clients: int = 0
+    ws_connected: int = 0
+    ws_messages: int = 0
+    ws_errors: int = 0
+    ws_max_gap_s: float = 0.0
 
 
 class LoadRun:
@@ -64,18 +78,21 @@ def background_load(
     *,
     host: str = "127.0.0.1",
     max_s: float = 300.0,
+    ws_clients: int = 0,
 ) -> Iterator[LoadRun]:
-    """The generator process, loading the daemon (HTTP on ``http_port``, requests/s) and
-    its broker (plain MQTT on ``mqtt_port``, commands/s to base topic ``base``) once this
-    yields; stopped by closing its stdin (killed, by its PID, if it does not end in 20 s).
-    ``max_s`` (s) bounds its life whatever happens here."""
+    """The generator process, loading the daemon (HTTP on ``http_port``, requests/s, and
+    ``ws_clients`` WebSocket listeners on its ``/ws``) and its broker (plain MQTT on
+    ``mqtt_port``, commands/s to base topic ``base``) once this yields: every WebSocket
+    client has connected (or tried for 10 s) by then. Stopped by closing its stdin (killed,
+    by its PID, if it does not end in 20 s). ``max_s`` (s) bounds its life whatever
+    happens here."""
     args = [sys.executable, __file__, f"--host={host}", f"--http-port={http_port}"]
     args += [f"--http-rate={http_rate}", f"--mqtt-port={mqtt_port}", f"--base={base}"]
-    args += [f"--mqtt-rate={mqtt_rate}", f"--max-s={max_s}"]
+    args += [f"--mqtt-rate={mqtt_rate}", f"--max-s={max_s}", f"--ws-clients={ws_clients}"]
     process = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
     run, out = LoadRun(), b""
     try:
-        _wait_ready(process, timeout_s=15.0)
+        _wait_ready(process, timeout_s=30.0)
         yield run
     finally:
         try:
@@ -193,6 +210,45 @@ class _MqttLoad:
                 self.latencies.append(arrived - self._sent[cid])
 
 
+class _WsListener:
+    """One dashboard-like client of ``url`` (``ws://host:port/ws``): reads every message,
+    counts the status ones and the longest wait between two, and reconnects (after 0.2 s)
+    whenever connecting fails or the socket drops, counting each such error."""
+
+    def __init__(self, url: str) -> None:
+        self._url = url
+        self.messages = self.errors = 0
+        self.max_gap_s = 0.0
+        self.connected = threading.Event()
+
+    def run(self, stop: threading.Event) -> None:
+        while not stop.is_set():
+            try:
+                with ws_connect(self._url, open_timeout=10, close_timeout=1) as socket_:
+                    self.connected.set()
+                    self._listen(socket_, stop)
+            except (OSError, TimeoutError, WebSocketException):
+                self.errors += 1
+                stop.wait(0.2)
+            finally:
+                self.connected.clear()
+
+    def _listen(self, socket_: Any, stop: threading.Event) -> None:
+        last = None
+        while not stop.is_set():
+            try:
+                raw = socket_.recv(timeout=0.5)
+            except TimeoutError:
+                continue
+            if json.loads(raw).get("type") != "status":
+                continue
+            now = time.monotonic()
+            if last is not None:
+                self.max_gap_s = max(self.max_gap_s, now - last)
+            last = now
+            self.messages += 1
+
+
 def _set_at_eof(stop: threading.Event) -> None:
     sys.stdin.buffer.read()
     stop.set()
@@ -212,16 +268,28 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--base", required=True, help="the daemon's base topic")
     parser.add_argument("--mqtt-rate", type=float, default=100.0, help="commands per s")
     parser.add_argument("--max-s", type=float, default=300.0)
+    parser.add_argument("--ws-clients", type=int, default=0, help="listeners on /ws")
     args = parser.parse_args(argv)
 
     stop = threading.Event()
     webs = [_HttpLoad(args.host, args.http_port) for _ in range(HTTP_CONNECTIONS)]
-    broker = _MqttLoad(args.host, args.mqtt_port, args.base)
+    webs = webs if args.http_rate > 0 else []
+    broker = _MqttLoad(args.host, args.mqtt_port, args.base) if args.mqtt_rate > 0 else None
     jobs: list[tuple[float, Callable[[int], None]]] = [
         (args.http_rate / len(webs), web.get_status) for web in webs
     ]
-    jobs.append((args.mqtt_rate, broker.publish_malformed_dose))
+    if broker is not None:
+        jobs.append((args.mqtt_rate, broker.publish_malformed_dose))
     threads = [threading.Thread(target=_paced, args=(r, stop, a), daemon=True) for r, a in jobs]
+    listeners = [
+        _WsListener(f"ws://{args.host}:{args.http_port}/ws") for _ in range(args.ws_clients)
+    ]
+    ws_threads = [threading.Thread(target=w.run, args=(stop,), daemon=True) for w in listeners]
+    for thread in ws_threads:
+        thread.start()
+    deadline = time.monotonic() + 10.0
+    for listener in listeners:  # the listeners are part of the load from the start
+        listener.connected.wait(max(0.0, deadline - time.monotonic()))
     print("ready", flush=True)
     started = time.monotonic()
     for thread in threads:
@@ -229,12 +297,15 @@ def main(argv: list[str] | None = None) -> int:
     # stdin closing is the signal to stop; max_s bounds the run whatever the parent does
     threading.Thread(target=_set_at_eof, args=(stop,), daemon=True).start()
     stop.wait(args.max_s)
+    ws_connected = sum(listener.connected.is_set() for listener in listeners)
     stop.set()
-    for thread in threads:
+    seconds = time.monotonic() - started  # loaded time: the joins below are not load
+    for thread in threads + ws_threads:
         thread.join(timeout=15.0)
-    seconds = time.monotonic() - started
-    broker.wait_answers(timeout_s=5.0)
-    broker.close()
+    if broker is not None:
+        broker.wait_answers(timeout_s=5.0)
+        broker.close()
+    mqtt_s = broker.latencies if broker is not None else []
     http_s = [t for web in webs for t in web.latencies]
     report = LoadReport(
         seconds=seconds,
@@ -242,10 +313,15 @@ def main(argv: list[str] | None = None) -> int:
         http_errors=sum(web.errors for web in webs),
         http_p50_s=_percentile(http_s, 0.5),
         http_p99_s=_percentile(http_s, 0.99),
-        mqtt_sent=broker.sent,
-        mqtt_answered=len(broker.latencies),
-        mqtt_p50_s=_percentile(broker.latencies, 0.5),
-        mqtt_p99_s=_percentile(broker.latencies, 0.99),
+        mqtt_sent=broker.sent if broker is not None else 0,
+        mqtt_answered=len(mqtt_s),
+        mqtt_p50_s=_percentile(mqtt_s, 0.5),
+        mqtt_p99_s=_percentile(mqtt_s, 0.99),
+        ws_clients=len(listeners),
+        ws_connected=ws_connected,
+        ws_messages=sum(listener.messages for listener in listeners),
+        ws_errors=sum(listener.errors for listener in listeners),
+        ws_max_gap_s=max((listener.max_gap_s for listener in listeners), default=0.0),
     )
     print(json.dumps(asdict(report)), flush=True)
     return 0
