@@ -29,7 +29,10 @@ on the line, both loops were measured, and the load ran at ≥ 90 % of its rates
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -73,12 +76,34 @@ class Lateness:
     max: float
 
 
+# A bare thread in a process of its own: a 20 Hz loop sleeping to a fixed schedule, which
+# prints its lateness (ms) as JSON. What the machine alone does to a timer in this phase.
+BARE_THREAD = """
+import json, sys, threading, time
+seconds, late = float(sys.argv[1]), []
+def loop():
+    due = time.monotonic()
+    end = due + seconds
+    while due < end:
+        due += 0.05
+        time.sleep(max(0.0, due - time.monotonic()))
+        late.append(max(0.0, time.monotonic() - due) * 1000)
+thread = threading.Thread(target=loop)
+thread.start()
+thread.join()
+late.sort()
+print(json.dumps([len(late), late[len(late) // 2], late[int(0.99 * len(late))], late[-1]]))
+"""
+
+
 @dataclass
 class Figures:
-    """One phase: the daemon's lateness figures, the dosing, the journal's rows of its runs."""
+    """One phase: the daemon's lateness figures, a bare thread's as the machine's own
+    reference, the dosing, the journal's rows of its runs."""
 
     control: Lateness
     led: Lateness
+    bare: Lateness
     dosing: PhaseDosing
     doses: list[dict[str, Any]]
     led_bytes: int
@@ -140,8 +165,18 @@ def run_phase(rig: CoexistenceRig, http: Client, dosing: Dosing) -> Figures:
     phase = PhaseDosing()
     _diagnostics(http, "POST", "/api/diagnostics/timing/reset", rig.token, 204)
     led_size = rig.led_device.stat().st_size
-    dosing.dose_for(PHASE_S, phase)
-    timing = _diagnostics(http, "GET", "/api/diagnostics/timing", None, 200)
+    bare = subprocess.Popen(
+        [sys.executable, "-c", BARE_THREAD, str(PHASE_S)], stdout=subprocess.PIPE
+    )
+    try:
+        dosing.dose_for(PHASE_S, phase)
+        timing = _diagnostics(http, "GET", "/api/diagnostics/timing", None, 200)
+        bare_out, _ = bare.communicate(timeout=30)
+    finally:
+        if bare.poll() is None:
+            bare.kill()
+            bare.wait(timeout=10)
+    bare_lateness = Lateness(*json.loads(bare_out))
     led_bytes = rig.led_device.stat().st_size - led_size
     # after the timing read: a halt keeps the control thread busy while the axes decelerate
     # (tens of ms), which would show as late ticks that no network work caused
@@ -152,7 +187,7 @@ def run_phase(rig: CoexistenceRig, http: Client, dosing: Dosing) -> Figures:
         Lateness(t["samples"], t["p50Ms"], t["p99Ms"], t["maxMs"])
         for t in (timing["controlTick"], timing["ledFrame"])
     )
-    return Figures(control, led, phase, doses, led_bytes)
+    return Figures(control, led, bare_lateness, phase, doses, led_bytes)
 
 
 def check_phase(figures: Figures) -> None:
@@ -201,6 +236,8 @@ def print_table(base: Figures, loaded: Figures, load: LoadReport) -> None:
     _row("LED frame lateness p50 (ms)", both(lambda f: f.led.p50))
     _row("LED frame lateness p99 (ms)", both(lambda f: f.led.p99))
     _row("LED frame lateness max (ms)", both(lambda f: f.led.max), *LED_MAX_TARGET)
+    _row("bare 20 Hz thread, own process: p99 (ms)", both(lambda f: f.bare.p99))
+    _row("bare 20 Hz thread, own process: max (ms)", both(lambda f: f.bare.max))
     for name, q in (("p50", 0.5), ("max", 1.0)):
         estop = both(lambda f: percentile(f.dosing.estop_s, q) * MS)  # noqa: B023
         _row(f"e-stop POST -> '!' at the pty, {name} (ms)", estop)
