@@ -52,7 +52,6 @@ class ShowStatusLights:
         self._last_frame: LedFrame | None = None
         self._last_pixels: tuple[Rgb, ...] | None = None
         self._failing = False
-        self.frames_sent = 0
 
     def run(self, stop: threading.Event) -> None:
         """The render thread's body: tick on a fixed schedule until ``stop`` is set, then
@@ -101,7 +100,6 @@ class ShowStatusLights:
             log.info("status LEDs written again")
             self._failing = False
         self._last_frame, self._last_pixels = frame, pixels
-        self.frames_sent += 1
         return True
 
     def _close(self) -> None:

@@ -12,6 +12,7 @@ from adapters.led.ws2812_spi import open_ws2812_spi
 from application.lateness_meter import LatenessMeter
 from application.ports import Clock, StatusBoard, StatusLights
 from application.show_status_lights import ShowStatusLights
+from bootstrap.settings import sysfs_led_names
 from domain.led import LedLayout
 from domain.mqtt_link import LinkView
 
@@ -35,8 +36,7 @@ def open_status_lights(led: dict[str, Any]) -> Iterator[StatusLights | None]:
         if driver == "ws2812-spi":
             lights = open_ws2812_spi(led["device"], led["count"])
         else:
-            names = [name.strip() for name in led["device"].split(",") if name.strip()]
-            lights = open_sysfs_lights(names)
+            lights = open_sysfs_lights(sysfs_led_names(led["device"]))
     except (OSError, ValueError) as exc:
         log.error("status LEDs unavailable; running without them", driver=driver,
                   device=led["device"], error=str(exc))

@@ -190,7 +190,12 @@ class LedSettings(_Section):
     @property
     def sysfs_names(self) -> list[str]:
         """The LED class names (or paths) ``device`` lists, for the sysfs driver."""
-        return [name.strip() for name in self.device.split(",") if name.strip()]
+        return sysfs_led_names(self.device)
+
+
+def sysfs_led_names(device: str) -> list[str]:
+    """The LED class names (or paths) in ``[led] device``: comma-separated, blanks dropped."""
+    return [name.strip() for name in device.split(",") if name.strip()]
 
 
 class ScheduleSettings(_Section):

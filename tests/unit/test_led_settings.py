@@ -3,7 +3,6 @@ cannot be opened never stopping the daemon."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -18,11 +17,7 @@ from bootstrap.settings import (
     load_settings,
 )
 
-
-@pytest.fixture(autouse=True)
-def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for key in [k for k in os.environ if k.startswith("DOSER_")]:
-        monkeypatch.delenv(key)
+pytestmark = pytest.mark.usefixtures("clean_env")
 
 
 def config(tmp_path: Path, text: str) -> Path:

@@ -1,17 +1,12 @@
 """Configuration precedence and one-line errors naming the key."""
 
-import os
 from pathlib import Path
 
 import pytest
 
 from bootstrap.settings import ConfigError, load_settings
 
-
-@pytest.fixture(autouse=True)
-def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for key in [k for k in os.environ if k.startswith("DOSER_")]:
-        monkeypatch.delenv(key)
+pytestmark = pytest.mark.usefixtures("clean_env")
 
 
 def write(tmp_path: Path, text: str) -> Path:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import threading
+import time
 from datetime import UTC, datetime
 
 import pytest
@@ -111,7 +112,9 @@ def test_the_thread_records_its_lateness_and_leaves_the_leds_dark_when_stopped()
     thread = threading.Thread(target=loop.run, args=(stop,))
     thread.start()
     assert lights.wait_for_shows(1, timeout_s=2.0)
-    stop.wait(0.3)
+    deadline = time.monotonic() + 5.0
+    while meter.summary().samples < 4 and time.monotonic() < deadline:
+        time.sleep(0.01)
     stop.set()
     thread.join(timeout=2.0)
     assert not thread.is_alive()
