@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 PYTEST := $(BIN)/python -m pytest
 
-.PHONY: setup run test lint unit integration acceptance e2e bench clean
+.PHONY: setup browser run test lint unit integration acceptance e2e bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -16,7 +16,11 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 setup: $(STAMP)
-	bash scripts/ensure-mosquitto.sh
+	bash scripts/ensure-debian.sh /usr/sbin/mosquitto mosquitto mosquitto-clients
+
+# The dashboard's end-to-end tests drive Debian's Chromium through Playwright.
+browser: $(STAMP)
+	bash scripts/ensure-debian.sh /usr/bin/chromium chromium fonts-dejavu-core
 
 run: $(STAMP)
 	bash scripts/run-dev.sh $(ARGS)
@@ -35,12 +39,13 @@ integration: setup
 acceptance: setup
 	$(PYTEST) tests/acceptance -q
 
-e2e: $(STAMP)
+e2e: setup browser
 	$(PYTEST) tests/e2e -q
 
 # What CI runs: lint and every test level (benchmarks excluded: they print figures).
-# The integration and acceptance levels talk to a real mosquitto: setup installs it.
-test: setup lint
+# The integration and acceptance levels talk to a real mosquitto (setup installs it); the
+# e2e level drives the dashboard in Debian's Chromium (browser installs it).
+test: setup browser lint
 	$(PYTEST) tests/unit tests/integration tests/acceptance tests/e2e -q
 
 bench: $(STAMP)

@@ -21,7 +21,7 @@ from support.mosquitto import Mosquitto, mosquitto_available
 
 def _require_mosquitto() -> None:
     if not mosquitto_available():
-        message = "mosquitto is not installed (run scripts/ensure-mosquitto.sh)"
+        message = "mosquitto is not installed (run `make setup`)"
         if os.environ.get("CI"):
             pytest.fail(message)  # CI must exercise the real broker, never skip it
         pytest.skip(message)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from application.ports import Clock, StatusBoard
+from application.ports import Clock, Outbox, StatusBoard
 from application.safety_gate import SafetyGate
 from domain.mqtt_link import LinkView
 from domain.safety import PumpSafety, Usage
@@ -25,7 +25,8 @@ class PumpSafetyView:
 class StatusReport:
     """The latest snapshot, the daemon's uptime (s), the MQTT link (None: disabled), per
     pump its limits and usage (empty when no safety gate is wired), and the scale (None:
-    not wired)."""
+    not wired), and how many events and alarms wait in the outbox for the broker (None:
+    MQTT disabled)."""
 
     snapshot: SystemSnapshot
     uptime_s: float
@@ -33,6 +34,7 @@ class StatusReport:
     safety: Mapping[str, PumpSafetyView] = field(default_factory=dict)
     global_max_ml_per_day: float | None = None
     scale: ScaleView | None = None
+    outbox_depth: int | None = None
 
 
 class ReportStatus:
@@ -47,8 +49,10 @@ class ReportStatus:
         gate: SafetyGate | None = None,
         global_max_ml_per_day: float | None = None,
         scale: Callable[[], ScaleView] | None = None,
+        outbox: Outbox | None = None,
     ) -> None:
         self._board = board
+        self._outbox = outbox
         self._clock = clock
         self._mqtt_link = mqtt_link
         self._gate = gate
@@ -68,6 +72,7 @@ class ReportStatus:
             self._safety(snapshot),
             self._global_max_ml_per_day,
             self._scale() if self._scale is not None else None,
+            self._outbox.depth() if self._outbox is not None and mqtt is not None else None,
         )
 
     def _safety(self, snapshot: SystemSnapshot) -> dict[str, PumpSafetyView]:

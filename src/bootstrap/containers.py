@@ -327,6 +327,7 @@ class UseCases(containers.DeclarativeContainer):
         gate=safety_gate,
         global_max_ml_per_day=config.safety.max_ml_per_day,
         scale=providers.Callable(_scale_view_of, weigher),
+        outbox=adapters.outbox,
     )
     led_timing = providers.Singleton(LatenessMeter)
     # None when [led] driver is "none": no render thread.

@@ -28,7 +28,7 @@ def free_port() -> int:
 
 
 def mosquitto_available() -> bool:
-    """True when the broker binary exists (``scripts/ensure-mosquitto.sh`` installs it)."""
+    """True when the broker binary exists (```make setup``` installs it)."""
     return Path(MOSQUITTO).is_file() and os.access(MOSQUITTO, os.X_OK)
 
 

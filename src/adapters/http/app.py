@@ -8,12 +8,16 @@ How errors become responses is in ``adapters.http.errors``.
 
 from __future__ import annotations
 
+from importlib import resources
+
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
+from starlette.middleware.gzip import GZipMiddleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-from starlette.routing import Route, WebSocketRoute
+from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.routing import Mount, Route, WebSocketRoute
+from starlette.staticfiles import StaticFiles
 
 from adapters.http import serialize
 from adapters.http.auth import BearerAuthMiddleware
@@ -74,6 +78,8 @@ def create_http_app(
     config = ConfigEndpoints(read_config, update_config)
     safety = EmergencyEndpoints(emergency_stop, reset_emergency_stop)
     routes = [
+        Route("/", _dashboard, methods=["GET"]),
+        Mount("/static", StaticFiles(packages=[("adapters.http", "static")]), name="static"),
         Route("/healthz", api.healthz, methods=["GET"]),
         Route("/api/status", api.status, methods=["GET"]),
         Route("/api/pumps", api.pumps, methods=["GET"]),
@@ -97,10 +103,20 @@ def create_http_app(
         routes=routes,
         middleware=[
             Middleware(UnexpectedErrorMiddleware),
+            Middleware(GZipMiddleware, minimum_size=512),
             Middleware(BearerAuthMiddleware, token=token),
         ],
         exception_handlers=exception_handlers(),
     )
+
+
+_DASHBOARD = resources.files("adapters.http") / "static" / "index.html"
+
+
+async def _dashboard(request: Request) -> Response:
+    """The web dashboard (``static/index.html``; its script and style under /static/).
+    Revalidated on every load so an upgraded daemon is seen at once."""
+    return HTMLResponse(_DASHBOARD.read_text("utf-8"), headers={"Cache-Control": "no-cache"})
 
 
 class _Endpoints:

@@ -120,7 +120,7 @@ def status_json(report: StatusReport) -> dict[str, Any]:
             "state": snapshot.controller.state,
             "detail": snapshot.controller.detail or None,
         },
-        "mqtt": link_json(report.mqtt),
+        "mqtt": _mqtt_json(report),
         "globalMaxVolumePerDay": report.global_max_ml_per_day,
         "pumps": [pump_json(view, report.safety.get(view.pump_id)) for view in snapshot.pumps],
         "scale": scale_json(report.scale.reading, report.scale) if report.scale else None,
@@ -192,6 +192,12 @@ def record_json(record: DoseRecord) -> dict[str, Any]:
         "recipeRunId": record.recipe.run_id if record.recipe else None,
         "recipeStep": record.recipe.step + 1 if record.recipe else None,
     }
+
+
+def _mqtt_json(report: StatusReport) -> dict[str, Any] | None:
+    """The link plus ``outboxDepth``: events and alarms waiting for the broker."""
+    link = link_json(report.mqtt)
+    return None if link is None else {**link, "outboxDepth": report.outbox_depth}
 
 
 def link_json(view: LinkView | None) -> dict[str, Any] | None:
