@@ -10,7 +10,7 @@ from application.safety_gate import SafetyGate
 from domain.mqtt_link import LinkView
 from domain.safety import PumpSafety, Usage
 from domain.scale import ScaleView
-from domain.status import SystemSnapshot
+from domain.status import SystemSnapshot, SystemState
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +74,14 @@ class ReportStatus:
             self._scale() if self._scale is not None else None,
             self._outbox.depth() if self._outbox is not None and mqtt is not None else None,
         )
+
+    def system_state(self) -> SystemState | None:
+        """The system state of the latest snapshot (None before the first): a reference
+        read, cheap enough to poll from an event loop."""
+        try:
+            return self._board.latest().state
+        except LookupError:
+            return None
 
     def _safety(self, snapshot: SystemSnapshot) -> dict[str, PumpSafetyView]:
         if self._gate is None:

@@ -57,6 +57,9 @@ MAX_MESSAGE_BYTES = 16 * 1024  # a command is ~150 bytes; refuse anything absurd
 MAX_COMMANDS_IN_FLIGHT = 8  # per socket; the emergency stop is never refused
 # Seconds between status messages, by system state (DESIGN §4: 1 / 5 / 10 Hz).
 STATUS_PERIOD_S = {SystemState.IDLE: 1.0, SystemState.DISPENSING: 0.2, SystemState.EMERGENCY: 0.1}
+# Between status messages the system state is looked at this often (s): a dose started
+# elsewhere (HTTP, MQTT, a schedule) is reported within it, not at the next idle second.
+STATE_CHECK_S = 0.1
 _ACTIONS = ("emergency-stop", "emergency-stop-reset", "dispense", "stop")
 _GONE = (WebSocketDisconnect, WebSocketDisconnected, OSError)  # the client went away
 
@@ -124,16 +127,27 @@ class _Session:
 
     async def feed_status(self) -> None:
         while True:
+            sent: SystemState | None = None
             try:
                 report = await run_in_threadpool(self.feed.status.execute)
             except LookupError:  # no snapshot yet (only before the control plane's first)
                 period = STATUS_PERIOD_S[SystemState.IDLE]
             else:
                 await self.send({"type": "status", "data": status_json(report)})
-                period = STATUS_PERIOD_S.get(report.snapshot.state, 1.0)
-            with anyio.move_on_after(period):
-                await self.wake.wait()  # a command changed something: report it now
+                sent = report.snapshot.state
+                period = STATUS_PERIOD_S.get(sent, 1.0)
+            await self.until_due(period, sent)
             self.wake = anyio.Event()
+
+    async def until_due(self, period_s: float, sent: SystemState | None) -> None:
+        """Wait ``period_s`` (s), less when a command of this socket changed something or
+        the system state is no longer the one ``sent``."""
+        deadline = anyio.current_time() + period_s
+        while (left := deadline - anyio.current_time()) > 0:
+            with anyio.move_on_after(min(left, STATE_CHECK_S)):
+                await self.wake.wait()
+            if self.wake.is_set() or self.feed.status.system_state() is not sent:
+                return
 
     async def read_commands(self) -> None:
         while True:

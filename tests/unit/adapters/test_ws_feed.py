@@ -109,13 +109,13 @@ def test_status_comes_faster_in_emergency_than_when_idle(
     # The period the feed waits after each status, recorded rather than timed: 1 s idle,
     # 0.1 s in an emergency (DESIGN 4: 1 Hz / 10 Hz).
     periods: list[float] = []
-    real_move_on_after = ws_routes.anyio.move_on_after
+    real_until_due = ws_routes._Session.until_due
 
-    def recording(delay: float) -> Any:
-        periods.append(delay)
-        return real_move_on_after(delay)
+    async def recording(session: Any, period_s: float, sent: SystemState | None) -> None:
+        periods.append(period_s)
+        await real_until_due(session, period_s, sent)
 
-    monkeypatch.setattr(ws_routes.anyio, "move_on_after", recording)
+    monkeypatch.setattr(ws_routes._Session, "until_due", recording)
     with rig.client.websocket_connect("/ws") as ws:
         assert next_status(ws)["state"] == "IDLE"
         assert command(ws, "emergency-stop")["ok"] is True
@@ -127,6 +127,21 @@ def test_status_comes_faster_in_emergency_than_when_idle(
     assert idle == 1.0
     assert emergency == 0.1
     assert ws_routes.STATUS_PERIOD_S[SystemState.DISPENSING] == 0.2
+
+
+def test_a_dose_started_elsewhere_is_reported_without_waiting_for_the_idle_period(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(ws_routes.STATUS_PERIOD_S, SystemState.IDLE, 30.0)
+    with rig.client.websocket_connect("/ws") as ws:
+        assert next_status(ws)["state"] == "IDLE"
+        started = time.monotonic()
+        response = rig.client.post(
+            "/api/pump/X/dispense", json={"volume": 1.0, "flowRate": 10.0}, headers=AUTH
+        )
+        assert response.status_code == 202
+        assert next_status(ws)["state"] == "DISPENSING"
+        assert time.monotonic() - started < 15.0  # not the 30 s idle period
 
 
 # Emergency stop
