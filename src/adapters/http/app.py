@@ -81,6 +81,7 @@ def create_http_app(
         Route("/", _dashboard, methods=["GET"]),
         Mount("/static", StaticFiles(packages=[("adapters.http", "static")]), name="static"),
         Route("/healthz", api.healthz, methods=["GET"]),
+        Route("/api/auth/check", _token_accepted, methods=["POST"]),
         Route("/api/status", api.status, methods=["GET"]),
         Route("/api/pumps", api.pumps, methods=["GET"]),
         Route("/api/pump/{pump_id}/dispense", api.dispense, methods=["POST"]),
@@ -117,6 +118,13 @@ async def _dashboard(request: Request) -> Response:
     """The web dashboard (``static/index.html``; its script and style under /static/).
     Revalidated on every load so an upgraded daemon is seen at once."""
     return HTMLResponse(_DASHBOARD.read_text("utf-8"), headers={"Cache-Control": "no-cache"})
+
+
+async def _token_accepted(request: Request) -> Response:
+    """204 when the bearer token is right (401 from the middleware otherwise), changing
+    nothing: how the dashboard checks a token when it is entered, not at the first command
+    (an EMERGENCY STOP pressed with a mistyped token would be refused)."""
+    return Response(status_code=204)
 
 
 class _Endpoints:

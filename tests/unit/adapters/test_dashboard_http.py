@@ -45,6 +45,13 @@ def test_the_dashboard_assets_are_served_gzipped_from_the_package(client: TestCl
     assert client.get("/static/missing.js").status_code == 404
 
 
+def test_a_token_can_be_checked_without_changing_anything(client: TestClient) -> None:
+    assert client.post("/api/auth/check", headers=AUTH).status_code == 204
+    wrong = client.post("/api/auth/check", headers={"Authorization": "Bearer nope"})
+    assert wrong.status_code == 401
+    assert client.post("/api/auth/check").status_code == 401
+
+
 def test_status_shows_how_many_messages_wait_in_the_outbox(client: TestClient) -> None:
     before = client.get("/api/status").json()["mqtt"]["outboxDepth"]
     assert isinstance(before, int)

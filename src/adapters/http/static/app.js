@@ -112,14 +112,23 @@ function closeTokenDialog() {
   $("token-backdrop").hidden = true;
 }
 
-function saveToken(event) {
+/** Check the typed token with the daemon (POST /api/auth/check changes nothing) and keep
+    it only if accepted: an EMERGENCY STOP must never go out with a mistyped token. */
+async function saveToken(event) {
   event.preventDefault();
   const value = $("token-input").value.trim();
   if (!value) return;
+  let checked = true;
+  try {
+    const response = await fetch("/api/auth/check", {
+      method: "POST", headers: { Authorization: `Bearer ${value}` },
+    });
+    if (response.status === 401) { tokenRefused(); return; }
+  } catch { checked = false; } // daemon unreachable: keep it, it is judged at the first command
   try { localStorage.setItem(TOKEN_KEY, value); } catch { fail("This browser does not keep the token (storage blocked)"); }
   $("token-error").hidden = true;
   closeTokenDialog();
-  say("Token saved");
+  say(checked ? "Token accepted" : "Token saved; the daemon could not check it (offline)");
 }
 
 function tokenRefused() {
