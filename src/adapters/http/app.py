@@ -151,7 +151,11 @@ class _Endpoints:
 
         {"state": "IDLE" | "DISPENSING" | "EMERGENCY", "uptimeSec": s,
          "controller": {"connected": bool, "state": "Idle"|"Run"|..., "detail": str|null},
-         "pumps": [pump, ...]}   # pump objects as in GET /api/pumps
+         "mqtt": {"state", "failures", "nextRetrySec": s, "lastError", "outboxDepth": int}
+                 | null,          # null: MQTT disabled
+         "globalMaxVolumePerDay": ml | null,
+         "pumps": [pump, ...],   # pump objects as in GET /api/pumps
+         "scale": scale | null}  # as in GET /api/scale; null: no scale configured
         """
         return JSONResponse(serialize.status_json(await self._report()))
 
@@ -200,7 +204,8 @@ class _Endpoints:
         "flowRate": ml/min, "startedAt": iso, "endedAt": iso|null,
         "outcome": "running"|"completed"|"stopped"|"failed"|"refused"|"interrupted",
         "reason": str|null, "kind": "volume"|"continuous"|"calibration", "uncertain": bool,
-        "actualVolumeUpperBound": ml|null}]}``.
+        "actualVolumeUpperBound": ml|null, "recipeRunId": str|null, "recipeStep": int|null}]}``
+        (the recipe fields set on a recipe's doses).
         """
         limit = serialize.parse_limit(request.query_params.get("limit"))
         since = serialize.parse_since(request.query_params.get("since"))
