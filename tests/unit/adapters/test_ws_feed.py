@@ -132,16 +132,16 @@ def test_status_comes_faster_in_emergency_than_when_idle(
 def test_a_dose_started_elsewhere_is_reported_without_waiting_for_the_idle_period(
     rig: Rig, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setitem(ws_routes.STATUS_PERIOD_S, SystemState.IDLE, 30.0)
+    # An idle period longer than the test's own timeout: only the state change can bring
+    # the next status message.
+    monkeypatch.setitem(ws_routes.STATUS_PERIOD_S, SystemState.IDLE, 3600.0)
     with rig.client.websocket_connect("/ws") as ws:
         assert next_status(ws)["state"] == "IDLE"
-        started = time.monotonic()
         response = rig.client.post(
             "/api/pump/X/dispense", json={"volume": 1.0, "flowRate": 10.0}, headers=AUTH
         )
         assert response.status_code == 202
         assert next_status(ws)["state"] == "DISPENSING"
-        assert time.monotonic() - started < 15.0  # not the 30 s idle period
 
 
 # Emergency stop
