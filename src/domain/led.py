@@ -240,7 +240,7 @@ def _capped(frame: LedFrame, layout: LedLayout) -> LedFrame:
     """``frame`` scaled by the brightness, then down into the current budget (computed
     with every blinking LED lit, the frame's worst case)."""
     factor = layout.brightness
-    current = sum(cue.color.current_ma for cue in frame) * factor
+    current = frame_current_ma([cue.color for cue in frame]) * factor
     if current > layout.max_current_ma:
         factor *= layout.max_current_ma / current
     return tuple(LedCue(cue.color.scaled(factor), cue.blink) for cue in frame)
